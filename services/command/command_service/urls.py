@@ -1,0 +1,15 @@
+from django.urls import path
+
+from command_service.views import JobCreateApi, JobUpdateDeleteApi
+from shared.health import ReadinessApi
+
+urlpatterns = [
+    path("readyz", ReadinessApi.as_view(), name="readiness"),
+    path("api/jobs/", JobCreateApi.as_view(), name="job-create"),
+    path("api/jobs/<int:job_id>/", JobUpdateDeleteApi.as_view(), name="job-update-delete"),
+]
+
+handler400 = "shared.problems.handler400"
+handler403 = "shared.problems.handler403"
+handler404 = "shared.problems.handler404"
+handler500 = "shared.problems.handler500"

@@ -1,0 +1,19 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularSwaggerView
+
+from query_service.views import JobDetailApi, JobListApi, JobStatusListApi, OpenApiDescriptionApi
+from shared.health import ReadinessApi
+
+urlpatterns = [
+    path("readyz", ReadinessApi.as_view(), name="readiness"),
+    path("api/jobs/", JobListApi.as_view(), name="job-list"),
+    path("api/jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
+    path("api/jobs/<int:job_id>/statuses/", JobStatusListApi.as_view(), name="job-status-list"),
+    path("api/schema/", OpenApiDescriptionApi.as_view(), name="openapi-description"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url="/api/schema/"), name="api-docs"),
+]
+
+handler400 = "shared.problems.handler400"
+handler403 = "shared.problems.handler403"
+handler404 = "shared.problems.handler404"
+handler500 = "shared.problems.handler500"

@@ -1,0 +1,1 @@
+"""What both services must agree on: models, enums, migrations, errors, settings."""

@@ -1,0 +1,69 @@
+from django.db import models
+
+from shared.enums import JobStatusType
+
+NAME_MAX_LENGTH = 255
+_STATUS_VALUES = [choice.value for choice in JobStatusType]
+
+
+class Job(models.Model):
+    """A job and its current status, denormalised from its latest `JobStatus` for cheap lists.
+
+    Rows are written only by the command service's `services.py`, which keeps
+    `current_status_*` equal to the latest event inside the same transaction.
+    """
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH, db_index=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    current_status_type = models.CharField(
+        max_length=16, choices=JobStatusType.choices, db_index=True
+    )
+    current_status_timestamp = models.DateTimeField()
+
+    class Meta:
+        db_table = "jobs_job"
+        indexes = [
+            # The list's default order (-created_at, ties by id) walks this index.
+            models.Index(fields=["created_at", "id"], name="jobs_job_created_id_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(current_status_type__in=_STATUS_VALUES),
+                name="jobs_job_current_status_type_valid",
+            ),
+            models.CheckConstraint(condition=~models.Q(name=""), name="jobs_job_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} {self.name!r} ({self.current_status_type})"
+
+
+class JobStatus(models.Model):
+    """One immutable status event of a job. Never updated; deleted only with its job."""
+
+    # The database cascades (ON DELETE CASCADE, set in migration 0001), so deleting a job is
+    # one statement that cannot leave events behind, whoever issues it.
+    # No index of its own: the history index below starts with job_id and serves it.
+    job = models.ForeignKey(
+        Job, on_delete=models.DO_NOTHING, related_name="statuses", db_index=False
+    )
+    status_type = models.CharField(max_length=16, choices=JobStatusType.choices, db_index=True)
+    timestamp = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "jobs_jobstatus"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status_type__in=_STATUS_VALUES),
+                name="jobs_jobstatus_status_type_valid",
+            ),
+            # The history index, (job_id, timestamp DESC): history newest first reads it alone.
+            # Unique, because timestamps strictly increase per job: two events never share one.
+            models.UniqueConstraint(
+                models.F("job"), models.F("timestamp").desc(), name="jobs_status_job_ts_desc_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"JobStatus {self.pk} of job {self.job_id}: {self.status_type}"

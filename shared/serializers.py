@@ -1,0 +1,78 @@
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from shared.models import Job, JobStatus
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that rejects fields it does not know.
+
+    A typo such as ``status`` for ``status_type`` must be a 400, not a silent no-op. The
+    unknown names are reported together with every other error of the same input.
+    """
+
+    unknown_field_message = "Unknown field."
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors: dict[str, Any] = {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, Mapping):
+                raise
+            errors.update(exc.detail)
+        errors.update({name: [self.unknown_field_message] for name in unknown})
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, as every error leaves the API. Used for the OpenAPI description."""
+
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    instance = serializers.CharField(required=False)
+    request_id = serializers.CharField(required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Declared here, not as a class attribute, which would hide Serializer.errors.
+        fields = super().get_fields()
+        fields["errors"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text="Messages per field (validation errors only).",
+        )
+        return fields
+
+
+class JobOutputSerializer(serializers.ModelSerializer):
+    """A job as both services return it: the contract's Job shape."""
+
+    class Meta:
+        model = Job
+        ref_name = "Job"
+        fields = [
+            "id",
+            "name",
+            "current_status_type",
+            "current_status_timestamp",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class JobStatusOutputSerializer(serializers.ModelSerializer):
+    """One status event of a job's history."""
+
+    class Meta:
+        model = JobStatus
+        ref_name = "JobStatus"
+        fields = ["id", "status_type", "timestamp"]
+        read_only_fields = fields

@@ -1,0 +1,64 @@
+"""`python -m stack up|down|clean|status|test|openapi`: what the Makefile targets call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from stack.config import StackConfig
+from stack.tools import StackError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "clean", "status", "test", "openapi"])
+    parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--check", action="store_true", help="openapi: fail if out of date")
+    parser.add_argument("pytest_args", nargs="*", help="test: extra pytest arguments")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "test":
+            from stack.testrun import run_all
+
+            return run_all(args.pytest_args)
+        if args.command == "openapi":
+            from stack.openapi import build
+
+            return build(check=args.check)
+
+        from stack.system import System
+
+        system = System(StackConfig.from_env(state_dir=args.state_dir))
+        if args.command == "up":
+            started = system.up()
+            url = system.config.gateway_url
+            if started:
+                print(f"The jobs API is up: {url}/api/jobs/  (docs: {url}/api/docs/)")
+                print(f"State and logs: {system.config.state_dir}. Stop with `make down`.")
+            else:
+                print(f"Already running at {url}/api/jobs/; nothing changed.")
+        elif args.command == "down":
+            system.down()
+            print("Stopped (data kept; `make clean` removes it).")
+        elif args.command == "clean":
+            system.clean()
+            print(f"Stopped and removed {system.config.state_dir}.")
+        elif args.command == "status":
+            parts = {
+                "postgres": system.postgres.is_running(),
+                **{name: svc.is_running() for name, svc in system.services.items()},
+                "gateway": system.gateway.is_running(),
+            }
+            for name, running in parts.items():
+                print(f"{name:9} {'running' if running else 'stopped'}")
+            return 0 if all(parts.values()) else 3
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Where the stack lives and which ports it uses; every value can be overridden by environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DATABASE_NAME = "jobs"
+ADMIN_ROLE = "jobs_admin"
+COMMAND_ROLE = "jobs_command"
+QUERY_ROLE = "jobs_query"
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state_dir: Path
+    gateway_port: int
+    command_port: int
+    query_port: int
+    postgres_port: int
+    command_workers: int
+    query_workers: int
+    threads: int
+
+    @classmethod
+    def from_env(cls, *, state_dir: Path | None = None) -> StackConfig:
+        """The stack of `make up`: ports from GATEWAY_PORT, COMMAND_PORT, QUERY_PORT,
+        POSTGRES_PORT; state under STACK_DIR (default .stack)."""
+        return cls._build(
+            state_dir or Path(os.environ.get("STACK_DIR", REPO_ROOT / ".stack")),
+            env_prefix="",
+            port_offset=0,
+        )
+
+    @classmethod
+    def for_tests(cls) -> StackConfig:
+        """The stack `make test` starts: its own folder (.stack-test) and ports (18080...,
+        or TEST_GATEWAY_PORT and friends), so it runs beside a stack of `make up`."""
+        return cls._build(REPO_ROOT / ".stack-test", env_prefix="TEST_", port_offset=10000)
+
+    @classmethod
+    def _build(cls, state_dir: Path, *, env_prefix: str, port_offset: int) -> StackConfig:
+        return cls(
+            state_dir=state_dir.resolve(),
+            gateway_port=_int_env(f"{env_prefix}GATEWAY_PORT", 8080 + port_offset),
+            command_port=_int_env(f"{env_prefix}COMMAND_PORT", 8001 + port_offset),
+            query_port=_int_env(f"{env_prefix}QUERY_PORT", 8002 + port_offset),
+            postgres_port=_int_env(f"{env_prefix}POSTGRES_PORT", 5544 + port_offset),
+            # Sync-free gthread workers; see docs/operations.md for the sizing against cores.
+            command_workers=_int_env("COMMAND_WORKERS", 2),
+            query_workers=_int_env("QUERY_WORKERS", 2),
+            threads=_int_env("GUNICORN_THREADS", 4),
+        )
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"

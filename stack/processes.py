@@ -1,0 +1,220 @@
+"""The two gunicorns and nginx: start detached, wait until they answer, stop gracefully."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from stack.config import REPO_ROOT, StackConfig
+from stack.tools import StackError, nginx_binary
+
+GATEWAY_DIR = REPO_ROOT / "gateway"
+SERVICES = ("command", "query")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _pid_alive(pid) else None
+
+
+def wait_until(check, *, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise StackError(f"{what} did not become ready within {timeout:.0f}s")
+
+
+def stop_pid(pid_file: Path, *, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    pid = read_pid(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+class Service:
+    """One Django service under gunicorn (gthread workers, so nginx can keep connections)."""
+
+    def __init__(self, name: str, config: StackConfig, env: dict[str, str]) -> None:
+        self.name = name
+        self.config = config
+        self.env = env
+        self.port = config.command_port if name == "command" else config.query_port
+        self.workers = config.command_workers if name == "command" else config.query_workers
+        self.pid_file = config.state_dir / "run" / f"{name}.pid"
+        self.log = config.logs_dir / f"{name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def is_running(self) -> bool:
+        return read_pid(self.pid_file) is not None
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            f"{self.name}_service.wsgi:application",
+            "--chdir",
+            str(REPO_ROOT / "services" / self.name),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.config.threads),
+            "--pid",
+            str(self.pid_file),
+            "--graceful-timeout",
+            "20",
+            "--timeout",
+            "30",
+            "--keep-alive",
+            "75",
+            "--worker-tmp-dir",
+            "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
+        ]
+        env = {**os.environ, **self.env, "DATABASE_POOL_MAX_SIZE": str(self.config.threads)}
+        with self.log.open("ab") as log:
+            subprocess.Popen(
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        wait_until(self._ready, timeout=60, what=f"the {self.name} service ({self.log})")
+
+    def stop(self) -> None:
+        # SIGTERM: gunicorn stops accepting, lets in-flight requests finish, then exits.
+        stop_pid(self.pid_file, sig=signal.SIGTERM, timeout=30)
+
+
+def render_gateway_config(config: StackConfig) -> str:
+    """gateway/default.conf.template with the stack's ports, wrapped in a main context
+    whose paths all live under the state folder (so nginx needs no root-owned files)."""
+    values = {
+        "GATEWAY_PORT": str(config.gateway_port),
+        "COMMAND_UPSTREAM": f"127.0.0.1:{config.command_port}",
+        "QUERY_UPSTREAM": f"127.0.0.1:{config.query_port}",
+        "GATEWAY_ACCESS_LOG": str(config.logs_dir / "gateway-access.log"),
+    }
+    server = (GATEWAY_DIR / "default.conf.template").read_text()
+    for name, value in values.items():
+        server = server.replace("${" + name + "}", value)
+    runtime = config.state_dir / "nginx"
+    return "\n".join(
+        [
+            "worker_processes 1;",
+            f"pid {runtime / 'nginx.pid'};",
+            f"error_log {config.logs_dir / 'gateway-error.log'} warn;",
+            "events { worker_connections 1024; }",
+            "http {",
+            f"    client_body_temp_path {runtime / 'client_body'};",
+            f"    proxy_temp_path {runtime / 'proxy'};",
+            f"    fastcgi_temp_path {runtime / 'fastcgi'};",
+            f"    uwsgi_temp_path {runtime / 'uwsgi'};",
+            f"    scgi_temp_path {runtime / 'scgi'};",
+            "    default_type application/octet-stream;",
+            "    sendfile on;",
+            "    tcp_nodelay on;",
+            "    keepalive_timeout 65;",
+            server,
+            "}",
+            "",
+        ]
+    )
+
+
+class Gateway:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.runtime = config.state_dir / "nginx"
+        self.conf = self.runtime / "nginx.conf"
+        self.pid_file = self.runtime / "nginx.pid"
+
+    def is_running(self) -> bool:
+        return read_pid(self.pid_file) is not None
+
+    def write_config(self) -> Path:
+        self.runtime.mkdir(parents=True, exist_ok=True)
+        self.config.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(render_gateway_config(self.config))
+        return self.conf
+
+    def test_config(self) -> subprocess.CompletedProcess[str]:
+        self.write_config()
+        return subprocess.run(
+            [str(nginx_binary()), "-t", "-q", "-p", str(self.runtime), "-c", str(self.conf)],
+            capture_output=True,
+            text=True,
+        )
+
+    def _ready(self) -> bool:
+        try:
+            httpx.get(f"{self.config.gateway_url}/api/", timeout=1)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        checked = self.test_config()
+        if checked.returncode != 0:
+            raise StackError(f"nginx rejected the gateway config:\n{checked.stderr}")
+        result = subprocess.run(
+            [str(nginx_binary()), "-p", str(self.runtime), "-c", str(self.conf)],
+            capture_output=True,
+            text=True,
+            start_new_session=True,
+        )
+        if result.returncode != 0:
+            raise StackError(f"nginx did not start:\n{result.stderr}")
+        wait_until(self._ready, timeout=20, what="the gateway")
+
+    def stop(self) -> None:
+        # SIGQUIT: nginx's graceful shutdown, open requests are served to the end.
+        stop_pid(self.pid_file, sig=signal.SIGQUIT, timeout=30)

@@ -1,0 +1,97 @@
+"""The whole local system: PostgreSQL, migrations, both services and the gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from stack.config import COMMAND_ROLE, QUERY_ROLE, REPO_ROOT, StackConfig
+from stack.postgres import Postgres
+from stack.processes import SERVICES, Gateway, Service
+from stack.tools import StackError
+
+
+def _load_secrets(state_dir: Path) -> dict[str, str]:
+    """Passwords and the Django secret key, made once per state folder and kept there (0600)."""
+    path = state_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    values = {
+        key: secrets.token_urlsafe(32)
+        for key in ("admin_password", "command_password", "query_password", "secret_key")
+    }
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+class System:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.secrets = _load_secrets(config.state_dir)
+        self.postgres = Postgres(config, self.secrets)
+        self.services = {name: Service(name, config, self.service_env(name)) for name in SERVICES}
+        self.gateway = Gateway(config)
+
+    def database_url(self, service: str) -> str:
+        if service == "command":
+            return self.postgres.url(COMMAND_ROLE, "command_password")
+        return self.postgres.url(QUERY_ROLE, "query_password")
+
+    def service_env(self, service: str) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.database_url(service),
+            "SECRET_KEY": self.secrets["secret_key"],
+            "DEBUG": os.environ.get("DEBUG", "0"),
+        }
+
+    def is_running(self) -> bool:
+        return (
+            self.postgres.is_running()
+            and all(service.is_running() for service in self.services.values())
+            and self.gateway.is_running()
+        )
+
+    def start_database(self) -> None:
+        self.postgres.initialise()
+        self.postgres.start()
+        self.postgres.create_database_and_roles()
+
+    def migrate(self) -> None:
+        """Migrations are applied by the command side, with its own role (the schema's owner)."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=REPO_ROOT / "services" / "command",
+            env={**os.environ, **self.service_env("command")},
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise StackError(f"migrate failed:\n{result.stdout}\n{result.stderr}")
+
+    def up(self) -> bool:
+        """Start what is not running. Returns False when everything already was."""
+        if self.is_running():
+            return False
+        self.start_database()
+        self.migrate()
+        for service in self.services.values():
+            service.start()
+        self.gateway.start()
+        return True
+
+    def down(self) -> None:
+        self.gateway.stop()
+        for service in self.services.values():
+            service.stop()
+        self.postgres.stop()
+
+    def clean(self) -> None:
+        self.down()
+        shutil.rmtree(self.config.state_dir, ignore_errors=True)

