@@ -14,7 +14,6 @@ WSGI_APPLICATION = "query_service.wsgi.application"
 MIDDLEWARE = [*MIDDLEWARE]  # noqa: F405
 MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 STATIC_URL = "/api/static/"
-STATIC_ROOT = Path(__file__).resolve().parent.parent / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = env_bool("DEBUG")
 

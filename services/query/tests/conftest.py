@@ -1,0 +1,42 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from shared.enums import JobStatusType
+from shared.models import Job, JobStatus
+
+BASE_TIME = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_job():
+    """Arrange jobs directly in the schema: the query service itself never writes.
+
+    `statuses` after the first PENDING are appended one second apart, `created` shifts the
+    job's creation time from BASE_TIME by that many seconds.
+    """
+
+    def make(name: str, *statuses: str, created: int = 0) -> Job:
+        created_at = BASE_TIME + timedelta(seconds=created)
+        history = [JobStatusType.PENDING, *statuses]
+        last = created_at + timedelta(seconds=len(history) - 1)
+        job = Job.objects.create(
+            name=name,
+            created_at=created_at,
+            updated_at=last,
+            current_status_type=history[-1],
+            current_status_timestamp=last,
+        )
+        JobStatus.objects.bulk_create(
+            JobStatus(job=job, status_type=status, timestamp=created_at + timedelta(seconds=i))
+            for i, status in enumerate(history)
+        )
+        return job
+
+    return make
