@@ -94,7 +94,7 @@ def run_all(extra: list[str]) -> int:
         results["contract (through the gateway) and deploy"] = _pytest(
             "contract (through the gateway) and deploy",
             ["tests"],
-            env={"PYTHONPATH": str(REPO_ROOT)},
+            env={"PYTHONPATH": str(REPO_ROOT), "CONTRACT_COVERAGE": "1"},
             extra=extra,
         )
     finally:

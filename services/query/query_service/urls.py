@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from query_service.views import JobDetailApi, JobListApi, JobStatusListApi, OpenApiDescriptionApi
 from shared.health import ReadinessApi
@@ -10,7 +10,7 @@ urlpatterns = [
     path("api/jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
     path("api/jobs/<int:job_id>/statuses/", JobStatusListApi.as_view(), name="job-status-list"),
     path("api/schema/", OpenApiDescriptionApi.as_view(), name="openapi-description"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url="/api/schema/"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url="/api/schema/"), name="api-docs"),
 ]
 
 handler400 = "shared.problems.handler400"

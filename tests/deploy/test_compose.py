@@ -1,0 +1,98 @@
+"""compose.yaml, checked without a Docker engine.
+
+Structure: the compose-spec package (Python bindings of the compose_spec Rust crate, a
+typed model of the Compose Specification) parses the file after the two steps Compose
+itself performs first, YAML merge keys and ${VAR} interpolation. Then what the design
+asks of the services.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import compose_spec
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RAW = (ROOT / "compose.yaml").read_text()
+# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}
+INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, op, arg = match["name"], match["op"], match["arg"]
+        if name in env:
+            return env[name]
+        if op and op.endswith("?"):
+            raise KeyError(f"{name} is required: {arg}")
+        return arg or ""
+
+    return INTERPOLATION.sub(replace, text)
+
+
+COMPOSE = yaml.safe_load(interpolate(RAW, {"SECRET_KEY": "compose-test"}))
+
+
+def test_compose_file_parses_as_the_compose_specification():
+    parsed = compose_spec.PyCompose.from_json(json.dumps(COMPOSE))
+    parsed.validate()
+    assert parsed.service_names() == ["postgres", "migrate", "command", "query", "gateway"]
+
+
+def test_the_compose_spec_parser_does_reject_an_invalid_file():
+    broken = {**COMPOSE, "services": {"a": {"image": "x", "depends_on": {"b": {"condition": "x"}}}}}
+    with pytest.raises(ValueError):
+        compose_spec.PyCompose.from_json(json.dumps(broken))
+
+
+def test_secret_key_must_be_given():
+    with pytest.raises(KeyError, match="SECRET_KEY"):
+        interpolate(RAW, {})
+
+
+def test_compose_runs_postgres_a_one_shot_migrate_both_services_and_the_gateway():
+    services = COMPOSE["services"]
+    assert services["gateway"]["image"].startswith("nginx:")
+    assert services["migrate"]["restart"] == "no"
+    assert "migrate" in services["migrate"]["command"]
+    assert "ports" not in services["query"], "the query side scales with --scale query=N"
+
+
+@pytest.mark.parametrize(
+    ("service", "dependency", "condition"),
+    [
+        ("migrate", "postgres", "service_healthy"),
+        ("command", "migrate", "service_completed_successfully"),
+        ("query", "migrate", "service_completed_successfully"),
+        ("gateway", "command", "service_healthy"),
+        ("gateway", "query", "service_healthy"),
+    ],
+)
+def test_services_start_in_order_on_health(service, dependency, condition):
+    assert COMPOSE["services"][service]["depends_on"][dependency]["condition"] == condition
+
+
+def test_every_dependency_is_a_service_of_the_file():
+    for service in COMPOSE["services"].values():
+        assert set(service.get("depends_on", {})) <= set(COMPOSE["services"])
+
+
+@pytest.mark.parametrize("service", ["postgres", "command", "query", "gateway"])
+def test_long_running_services_have_healthchecks(service):
+    assert COMPOSE["services"][service]["healthcheck"]["test"]
+
+
+def test_each_service_connects_with_its_own_role():
+    env = {name: COMPOSE["services"][name]["environment"] for name in ("command", "query")}
+    assert env["command"]["DATABASE_URL"].startswith("postgres://jobs_command:")
+    assert env["query"]["DATABASE_URL"].startswith("postgres://jobs_query:")
+
+
+def test_mounted_files_exist():
+    for service in COMPOSE["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).is_file(), source
