@@ -19,13 +19,18 @@ SERVICES = ("command", "query")
 
 
 def _pid_alive(pid: int) -> bool:
+    """True for a running process; a zombie (exited, not yet reaped) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -114,17 +119,19 @@ class Service:
             "75",
             "--worker-tmp-dir",
             "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
+            # gunicorn detaches itself, so the server outlives (and is never a zombie
+            # child of) whoever started it: `make up`, or the test runner.
+            "--daemon",
+            "--error-logfile",
+            str(self.log),
+            "--capture-output",
         ]
         env = {**os.environ, **self.env, "DATABASE_POOL_MAX_SIZE": str(self.config.threads)}
-        with self.log.open("ab") as log:
-            subprocess.Popen(
-                command,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        result = subprocess.run(
+            command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise StackError(f"the {self.name} service did not start:\n{result.stderr}")
         wait_until(self._ready, timeout=60, what=f"the {self.name} service ({self.log})")
 
     def stop(self) -> None:
