@@ -67,3 +67,24 @@ class JobStatus(models.Model):
 
     def __str__(self) -> str:
         return f"JobStatus {self.pk} of job {self.job_id}: {self.status_type}"
+
+
+class IdempotencyKey(models.Model):
+    """An Idempotency-Key of a POST, the fingerprint of its body and the response it got.
+
+    Written in the same transaction as the job it created, so a key is stored if and only
+    if its job is. Kept 24 hours; the command service purges older rows as it goes.
+    """
+
+    key = models.CharField(max_length=255, primary_key=True)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    response_headers = models.JSONField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "jobs_idempotencykey"
+
+    def __str__(self) -> str:
+        return f"IdempotencyKey {self.key!r} ({self.status_code})"

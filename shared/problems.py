@@ -34,6 +34,22 @@ class ResourceNotFound(Exception):
         self.detail = detail
 
 
+class PreconditionFailed(Exception):
+    """A domain error: If-Match named a state of the job that is no longer current."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class IdempotencyKeyInFlight(Exception):
+    """Another request with the same Idempotency-Key is being processed right now."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was first used with a different request body."""
+
+
 class ServiceUnavailable(drf_exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The database is unavailable. Retry shortly."
@@ -47,12 +63,17 @@ _PROBLEM_TYPES: dict[int, tuple[str, str]] = {
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
     413: ("payload-too-large", "Payload too large"),
+    409: ("conflict", "Conflict"),
+    412: ("precondition-failed", "Precondition failed"),
     415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("unprocessable-content", "Unprocessable content"),
     429: ("rate-limited", "Too many requests"),
     500: ("internal-error", "Internal server error"),
     503: ("service-unavailable", "Service unavailable"),
 }
 VALIDATION_ERROR = ("validation-error", "Invalid request")
+IDEMPOTENCY_IN_FLIGHT = ("idempotency-key-in-flight", "Request in progress")
+IDEMPOTENCY_REUSED = ("idempotency-key-reused", "Idempotency key reused")
 MALFORMED_BODY = ("malformed-body", "Malformed request body")
 
 
@@ -123,6 +144,23 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
 
     if isinstance(exc, ResourceNotFound):
         body = problem_body(status_code=404, detail=exc.detail, request=django_request)
+    elif isinstance(exc, PreconditionFailed):
+        body = problem_body(status_code=412, detail=exc.detail, request=django_request)
+    elif isinstance(exc, IdempotencyKeyInFlight):
+        headers["Retry-After"] = "1"
+        body = problem_body(
+            status_code=409,
+            detail="A request with this Idempotency-Key is still in progress; retry shortly.",
+            request=django_request,
+            problem=IDEMPOTENCY_IN_FLIGHT,
+        )
+    elif isinstance(exc, IdempotencyKeyReused):
+        body = problem_body(
+            status_code=422,
+            detail="This Idempotency-Key was used with a different request body.",
+            request=django_request,
+            problem=IDEMPOTENCY_REUSED,
+        )
     elif isinstance(exc, Http404 | ObjectDoesNotExist):
         body = problem_body(
             status_code=404, detail="The resource does not exist.", request=django_request

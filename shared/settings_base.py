@@ -8,6 +8,7 @@ CORS_ALLOWED_ORIGINS, DATABASE_POOL_MAX_SIZE, DATABASE_POOL_TIMEOUT, LOG_LEVEL.
 import os
 
 import dj_database_url
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -72,7 +73,14 @@ MIDDLEWARE = [
 ]
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
-CORS_EXPOSE_HEADERS = ["Location", "X-Request-ID", "ETag"]
+CORS_EXPOSE_HEADERS = ["Location", "X-Request-ID", "ETag", "Idempotent-Replayed", "Retry-After"]
+CORS_ALLOW_HEADERS = (
+    *default_headers,
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+    "x-request-id",
+)
 
 # Paths are matched exactly; a missing slash is a 404, never a redirect that drops a body.
 APPEND_SLASH = False
@@ -99,7 +107,7 @@ SECURE_REFERRER_POLICY = "no-referrer"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shared.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,

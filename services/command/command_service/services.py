@@ -1,13 +1,26 @@
 """Write workflows of the command service. Every rule of DESIGN section 2 is kept here."""
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from shared.enums import JobStatusType
-from shared.models import Job, JobStatus
-from shared.problems import ResourceNotFound
+from shared.etags import if_match_satisfied, job_etag
+from shared.models import IdempotencyKey, Job, JobStatus
+from shared.problems import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    PreconditionFailed,
+    ResourceNotFound,
+)
+
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# Expired keys deleted per keyed POST: enough to keep up, small enough to cost nothing.
+_IDEMPOTENCY_PURGE_BATCH = 100
 
 # Postgres stores microseconds: the smallest step that keeps per-job timestamps distinct.
 _TIMESTAMP_STEP = timedelta(microseconds=1)
@@ -15,6 +28,22 @@ _TIMESTAMP_STEP = timedelta(microseconds=1)
 
 def _job_not_found(job_id: int) -> ResourceNotFound:
     return ResourceNotFound(f"Job {job_id} does not exist.")
+
+
+def _lock_job(job_id: int, *, if_match: str | None) -> Job:
+    """Lock the job row (FOR UPDATE) and check If-Match against its current state."""
+    try:
+        job = Job.objects.select_for_update().get(pk=job_id)
+    except Job.DoesNotExist:
+        raise _job_not_found(job_id) from None
+    if if_match is not None:
+        current = job_etag(job_id=job.pk, updated_at=job.updated_at)
+        if not if_match_satisfied(if_match, current):
+            raise PreconditionFailed(
+                f"Job {job_id} has changed: its current ETag is {current}. "
+                "Fetch it again and retry."
+            )
+    return job
 
 
 def _next_event_timestamp(*, previous: datetime) -> datetime:
@@ -42,17 +71,20 @@ def job_create(*, name: str) -> Job:
 
 
 @transaction.atomic
-def job_status_append(*, job_id: int, status_type: JobStatusType, name: str | None = None) -> Job:
+def job_status_append(
+    *,
+    job_id: int,
+    status_type: JobStatusType,
+    name: str | None = None,
+    if_match: str | None = None,
+) -> Job:
     """Append a status event and move the job's current status to it (renaming it if asked).
 
     The job row is locked first, so concurrent appends on one job serialise, their
     timestamps strictly increase, and the denormalised current status always equals the
-    latest event.
+    latest event. With `if_match` (an If-Match header), a stale ETag changes nothing.
     """
-    try:
-        job = Job.objects.select_for_update().get(pk=job_id)
-    except Job.DoesNotExist:
-        raise _job_not_found(job_id) from None
+    job = _lock_job(job_id, if_match=if_match)
 
     timestamp = _next_event_timestamp(previous=job.current_status_timestamp)
     JobStatus.objects.create(job=job, status_type=status_type, timestamp=timestamp)
@@ -69,8 +101,75 @@ def job_status_append(*, job_id: int, status_type: JobStatusType, name: str | No
 
 
 @transaction.atomic
-def job_delete(*, job_id: int) -> None:
-    """Delete a job; PostgreSQL's ON DELETE CASCADE removes its events in the same statement."""
+def job_delete(*, job_id: int, if_match: str | None = None) -> None:
+    """Delete a job; PostgreSQL's ON DELETE CASCADE removes its events in the same statement.
+
+    With `if_match`, the row is locked and checked first, so a stale ETag deletes nothing.
+    """
+    if if_match is not None:
+        _lock_job(job_id, if_match=if_match)
     deleted, _ = Job.objects.filter(pk=job_id).delete()
     if not deleted:
         raise _job_not_found(job_id)
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str]
+    replayed: bool
+
+
+@transaction.atomic
+def job_create_idempotent(
+    *,
+    key: str,
+    fingerprint: str,
+    name: str,
+    respond: Callable[[Job], tuple[Mapping[str, Any], Mapping[str, str]]],
+) -> StoredResponse:
+    """`job_create` under an Idempotency-Key, with Stripe's semantics.
+
+    The key, the fingerprint of the body and the response (`respond(job)` gives its body
+    and headers) are stored in the job's own transaction. The same key with the same body
+    within 24 hours replays that response; with another body it is refused
+    (`IdempotencyKeyReused`); while the first request is still running, a duplicate is
+    refused at once (`IdempotencyKeyInFlight`) instead of waiting on its lock.
+    """
+    with connection.cursor() as cursor:
+        # Held to the end of this transaction: one request per key at a time.
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+        if not cursor.fetchone()[0]:
+            raise IdempotencyKeyInFlight
+    now = timezone.now()
+    stored = IdempotencyKey.objects.filter(key=key).first()
+    if stored is not None and stored.created_at <= now - IDEMPOTENCY_KEY_TTL:
+        stored.delete()
+        stored = None
+    if stored is not None:
+        if stored.fingerprint != fingerprint:
+            raise IdempotencyKeyReused
+        return StoredResponse(
+            stored.status_code, stored.response_body, stored.response_headers, replayed=True
+        )
+
+    job = job_create(name=name)
+    body, headers = respond(job)
+    IdempotencyKey.objects.create(
+        key=key,
+        fingerprint=fingerprint,
+        status_code=201,
+        response_body=body,
+        response_headers=headers,
+        created_at=now,
+    )
+    idempotency_keys_purge(older_than=now - IDEMPOTENCY_KEY_TTL, limit=_IDEMPOTENCY_PURGE_BATCH)
+    return StoredResponse(201, body, headers, replayed=False)
+
+
+def idempotency_keys_purge(*, older_than: datetime, limit: int) -> int:
+    """Delete up to `limit` keys created before `older_than`; returns how many went."""
+    expired = IdempotencyKey.objects.filter(created_at__lt=older_than).values("key")[:limit]
+    deleted, _ = IdempotencyKey.objects.filter(key__in=expired).delete()
+    return deleted

@@ -6,6 +6,7 @@ import pytest
 
 from command_service import services
 from shared.enums import JobStatusType
+from shared.etags import job_etag
 from shared.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -176,3 +177,120 @@ def test_a_request_id_that_is_not_a_plain_token_is_replaced(api):
     response = post_json(api, "/api/jobs/", {}, HTTP_X_REQUEST_ID='bad id"<x>')
     assert response["X-Request-ID"] != 'bad id"<x>'
     assert len(response["X-Request-ID"]) == 32
+
+
+def test_post_and_patch_return_the_etag_the_query_side_gives(api):
+    created = post_json(api, "/api/jobs/", {"name": "etl"})
+    job = Job.objects.get(pk=created.json()["id"])
+    assert created["ETag"] == job_etag(job_id=job.pk, updated_at=job.updated_at)
+    patched = patch_json(api, f"/api/jobs/{job.pk}/", {"status_type": "RUNNING"})
+    job.refresh_from_db()
+    assert patched["ETag"] == job_etag(job_id=job.pk, updated_at=job.updated_at)
+    assert patched["ETag"] != created["ETag"]
+
+
+def test_patch_with_a_stale_if_match_is_a_412_and_changes_nothing(api):
+    created = post_json(api, "/api/jobs/", {"name": "etl"})
+    path = f"/api/jobs/{created.json()['id']}/"
+    body = json.dumps({"status_type": "RUNNING"})
+    ok = api.generic(
+        "PATCH", path, body, content_type="application/json", HTTP_IF_MATCH=created["ETag"]
+    )
+    assert ok.status_code == 200
+    stale = api.generic(
+        "PATCH", path, body, content_type="application/json", HTTP_IF_MATCH=created["ETag"]
+    )
+    assert_problem(stale, 412, "precondition-failed")
+    assert JobStatus.objects.filter(job_id=created.json()["id"]).count() == 2
+
+
+def test_delete_with_a_stale_if_match_is_a_412_and_deletes_nothing(api):
+    created = post_json(api, "/api/jobs/", {"name": "etl"})
+    path = f"/api/jobs/{created.json()['id']}/"
+    assert_problem(api.delete(path, HTTP_IF_MATCH='"0-0"'), 412, "precondition-failed")
+    assert api.delete(path, HTTP_IF_MATCH=created["ETag"]).status_code == 204
+
+
+def test_the_same_idempotency_key_and_body_replay_the_first_response(api):
+    first = post_json(api, "/api/jobs/", {"name": "once"}, HTTP_IDEMPOTENCY_KEY="key-1")
+    again = post_json(api, "/api/jobs/", {"name": "once"}, HTTP_IDEMPOTENCY_KEY="key-1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again["Location"] == first["Location"] and again["ETag"] == first["ETag"]
+    assert again["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+    assert Job.objects.count() == 1
+
+
+def test_the_same_idempotency_key_with_another_body_is_a_422(api):
+    post_json(api, "/api/jobs/", {"name": "once"}, HTTP_IDEMPOTENCY_KEY="key-2")
+    other = post_json(api, "/api/jobs/", {"name": "twice"}, HTTP_IDEMPOTENCY_KEY="key-2")
+    assert_problem(other, 422, "idempotency-key-reused")
+    assert Job.objects.count() == 1
+
+
+def test_key_order_and_whitespace_do_not_change_the_fingerprint(api):
+    api.generic(
+        "POST",
+        "/api/jobs/",
+        '{"name":"x"}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="key-3",
+    )
+    again = api.generic(
+        "POST",
+        "/api/jobs/",
+        '{ "name" : "x" }',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="key-3",
+    )
+    assert again["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize("key", ["", "a" * 256, "has space", "tab\tkey", "é"])
+def test_a_malformed_idempotency_key_is_a_400_and_writes_nothing(api, key):
+    response = post_json(api, "/api/jobs/", {"name": "x"}, HTTP_IDEMPOTENCY_KEY=key)
+    problem = assert_problem(response, 400, "validation-error")
+    assert "Idempotency-Key" in problem["errors"]
+    assert Job.objects.count() == 0
+
+
+def test_an_invalid_body_with_a_key_stores_no_key(api):
+    post_json(api, "/api/jobs/", {"name": ""}, HTTP_IDEMPOTENCY_KEY="key-4")
+    ok = post_json(api, "/api/jobs/", {"name": "fixed"}, HTTP_IDEMPOTENCY_KEY="key-4")
+    assert ok.status_code == 201 and "Idempotent-Replayed" not in ok
+
+
+@pytest.mark.parametrize(
+    ("body", "slug"),
+    [
+        (b'{"name": "a", "name": "b"}', "malformed-body"),
+        (b"[" * 5000 + b"]" * 5000, "malformed-body"),
+        (b'{"name": "\xc3\x28"}', "malformed-body"),
+        (b'{"name": NaN}', "malformed-body"),
+    ],
+)
+def test_hostile_bodies_are_400s_that_write_nothing(api, body, slug):
+    response = api.generic("POST", "/api/jobs/", body, content_type="application/json")
+    assert_problem(response, 400, slug)
+    assert Job.objects.count() == 0
+
+
+def test_an_unknown_charset_is_ignored_as_django_does_and_the_body_read_as_utf8(api):
+    response = api.generic(
+        "POST",
+        "/api/jobs/",
+        '{"name": "é"}'.encode(),
+        content_type="application/json; charset=klingon",
+    )
+    assert response.status_code == 201
+    assert response.json()["name"] == "é"
+
+
+def test_a_latin1_body_that_says_so_is_read_as_latin1(api):
+    response = api.generic(
+        "POST",
+        "/api/jobs/",
+        '{"name": "é"}'.encode("latin-1"),
+        content_type="application/json; charset=latin-1",
+    )
+    assert response.json()["name"] == "é"

@@ -7,11 +7,18 @@ from itertools import pairwise
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from command_service import services
 from shared.enums import JobStatusType
-from shared.models import Job, JobStatus
-from shared.problems import ResourceNotFound
+from shared.etags import job_etag
+from shared.models import IdempotencyKey, Job, JobStatus
+from shared.problems import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    PreconditionFailed,
+    ResourceNotFound,
+)
 
 
 def events_of(job: Job) -> list[JobStatus]:
@@ -123,3 +130,90 @@ def test_concurrent_appends_on_one_job_serialise_and_keep_every_invariant():
     assert errors == []
     assert JobStatus.objects.filter(job=job).count() == 1 + 8 * 10
     assert_invariants(job.pk)
+
+
+@pytest.mark.django_db
+def test_status_append_with_a_stale_etag_changes_nothing():
+    job = services.job_create(name="etl")
+    stale = job_etag(job_id=job.pk, updated_at=job.updated_at)
+    services.job_status_append(job_id=job.pk, status_type=JobStatusType.RUNNING, if_match=stale)
+    with pytest.raises(PreconditionFailed):
+        services.job_status_append(job_id=job.pk, status_type=JobStatusType.FAILED, if_match=stale)
+    assert [e.status_type for e in events_of(job)] == ["PENDING", "RUNNING"]
+
+
+@pytest.mark.django_db
+def test_job_delete_with_a_stale_etag_deletes_nothing():
+    job = services.job_create(name="etl")
+    with pytest.raises(PreconditionFailed):
+        services.job_delete(job_id=job.pk, if_match='"1-1"')
+    assert Job.objects.filter(pk=job.pk).exists()
+    services.job_delete(job_id=job.pk, if_match=job_etag(job_id=job.pk, updated_at=job.updated_at))
+    assert not Job.objects.filter(pk=job.pk).exists()
+
+
+def _respond(job: Job) -> tuple[dict, dict]:
+    return {"id": job.pk, "name": job.name}, {"Location": f"/api/jobs/{job.pk}/"}
+
+
+@pytest.mark.django_db
+def test_idempotent_create_stores_the_key_with_the_job_and_replays_it():
+    first = services.job_create_idempotent(key="k1", fingerprint="f", name="a", respond=_respond)
+    again = services.job_create_idempotent(key="k1", fingerprint="f", name="a", respond=_respond)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.body == first.body and again.headers == first.headers
+    assert Job.objects.count() == 1
+    assert IdempotencyKey.objects.get(key="k1").response_body == first.body
+
+
+@pytest.mark.django_db
+def test_idempotent_create_with_another_body_is_refused_and_writes_nothing():
+    services.job_create_idempotent(key="k2", fingerprint="f", name="a", respond=_respond)
+    with pytest.raises(IdempotencyKeyReused):
+        services.job_create_idempotent(key="k2", fingerprint="g", name="b", respond=_respond)
+    assert Job.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_expired_key_is_a_new_key_and_old_keys_are_purged():
+    services.job_create_idempotent(key="old", fingerprint="f", name="a", respond=_respond)
+    services.job_create_idempotent(key="older", fingerprint="f", name="a", respond=_respond)
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    reused = services.job_create_idempotent(key="old", fingerprint="g", name="b", respond=_respond)
+    assert not reused.replayed
+    assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {"old"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_while_the_first_is_in_flight_is_refused_at_once():
+    started, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_respond(job: Job) -> tuple[dict, dict]:
+        started.set()
+        release.wait(10)
+        return _respond(job)
+
+    def first() -> None:
+        try:
+            services.job_create_idempotent(
+                key="k3", fingerprint="f", name="a", respond=slow_respond
+            )
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(10)
+    try:
+        with pytest.raises(IdempotencyKeyInFlight):
+            services.job_create_idempotent(key="k3", fingerprint="f", name="a", respond=_respond)
+    finally:
+        release.set()
+        thread.join()
+    assert errors == []
+    replay = services.job_create_idempotent(key="k3", fingerprint="f", name="a", respond=_respond)
+    assert replay.replayed
+    assert Job.objects.count() == 1

@@ -2,7 +2,8 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +17,7 @@ from query_service.serializers import (
     PageParamsSerializer,
     query_params_data,
 )
+from shared.etags import if_none_match_hit, job_etag
 from shared.openapi import problem_responses
 from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
 from shared.views import JsonApiView
@@ -52,12 +54,38 @@ class JobDetailApi(JsonApiView):
     @extend_schema(
         operation_id="jobs_retrieve",
         summary="Get one job",
-        description="The job with its current status.",
-        responses={200: JobOutputSerializer, **problem_responses(404)},
+        description=(
+            "The job with its current status, and its ETag. With If-None-Match naming that "
+            "ETag, a 304 without a body."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="ETags the client has; 304 when one is current.",
+            ),
+            OpenApiParameter(
+                "ETag",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 304],
+                description="The job's current state, for If-None-Match and If-Match.",
+            ),
+        ],
+        responses={
+            200: JobOutputSerializer,
+            304: OpenApiResponse(description="Not modified: the ETag sent is current."),
+            **problem_responses(404),
+        },
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get(job_id=job_id)
-        return Response(JobOutputSerializer(job).data)
+        etag = job_etag(job_id=job.pk, updated_at=job.updated_at)
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match and if_none_match_hit(if_none_match, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(JobOutputSerializer(job).data, headers={"ETag": etag})
 
 
 class JobStatusListApi(JsonApiView):

@@ -137,3 +137,16 @@ def test_the_openapi_description_is_served(api):
 def test_the_query_service_serves_no_writes(api):
     response = api.post("/api/jobs/", {"name": "x"}, format="json")
     assert response.status_code == 405
+
+
+def test_detail_has_an_etag_and_if_none_match_gives_a_304_without_body(api, make_job):
+    job = make_job("etl", "RUNNING")
+    first = api.get(f"/api/jobs/{job.pk}/")
+    etag = first["ETag"]
+    assert etag.startswith(f'"{job.pk}-')
+    again = api.get(f"/api/jobs/{job.pk}/", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == etag
+    other = api.get(f"/api/jobs/{job.pk}/", HTTP_IF_NONE_MATCH='"other"')
+    assert other.status_code == 200

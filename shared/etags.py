@@ -1,0 +1,35 @@
+"""Entity tags of a job, computed the same way by both services.
+
+A job's version is its `updated_at`: every change (a status appended, with or without a
+rename) moves it strictly forward, under the job's row lock. So `"<id>-<updated_at in
+microseconds>"` names one state of one job, and the ETag the query service gives is
+exactly what the command service checks for If-Match.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.utils.http import parse_etags
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def job_etag(*, job_id: int, updated_at: datetime) -> str:
+    """The strong ETag of one state of a job, quoted as the header carries it."""
+    return f'"{job_id}-{(updated_at - _EPOCH) // _MICROSECOND}"'
+
+
+def if_match_satisfied(header: str, current_etag: str) -> bool:
+    """RFC 9110 If-Match: `*` or any listed strong tag equal to the current one.
+
+    Weak tags (W/"...") never match under If-Match's strong comparison.
+    """
+    tags = parse_etags(header)
+    return "*" in tags or current_etag in tags
+
+
+def if_none_match_hit(header: str, current_etag: str) -> bool:
+    """RFC 9110 If-None-Match, weak comparison: a 304 is due when any tag matches."""
+    tags = parse_etags(header)
+    opaque = current_etag.removeprefix("W/")
+    return "*" in tags or any(tag.removeprefix("W/") == opaque for tag in tags)

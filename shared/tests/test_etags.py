@@ -1,0 +1,40 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.etags import if_match_satisfied, if_none_match_hit, job_etag
+
+UPDATED = datetime(2026, 11, 28, 18, 30, 23, 601153, tzinfo=UTC)
+ETAG = job_etag(job_id=42, updated_at=UPDATED)
+
+
+def test_a_job_etag_is_strong_and_names_id_and_microsecond_version():
+    assert ETAG == '"42-1795890623601153"'
+
+
+def test_a_microsecond_later_is_another_etag():
+    later = UPDATED.replace(microsecond=601154)
+    assert job_etag(job_id=42, updated_at=later) != ETAG
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (ETAG, True),
+        (f'"other", {ETAG}', True),
+        ("*", True),
+        ('"42-1"', False),
+        (f"W/{ETAG}", False),  # If-Match compares strongly
+        ("", False),
+        ("garbage", False),
+    ],
+)
+def test_if_match(header, expected):
+    assert if_match_satisfied(header, ETAG) is expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"), [(ETAG, True), (f"W/{ETAG}", True), ("*", True), ('"x"', False)]
+)
+def test_if_none_match_compares_weakly(header, expected):
+    assert if_none_match_hit(header, ETAG) is expected
