@@ -59,6 +59,7 @@ class ServiceUnavailable(drf_exceptions.APIException):
 # status -> (slug of the problem type, title). Titles are fixed per type, as RFC 9457 asks.
 _PROBLEM_TYPES: dict[int, tuple[str, str]] = {
     400: ("bad-request", "Bad request"),
+    403: ("forbidden", "Forbidden"),
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
@@ -233,6 +234,10 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return problem_response(request, 403, "Forbidden.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return problem_response(request, 403, "Cross-site request refused.")
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -12,6 +12,8 @@ DATABASE_NAME = "jobs"
 ADMIN_ROLE = "jobs_admin"
 COMMAND_ROLE = "jobs_command"
 QUERY_ROLE = "jobs_query"
+# The browser origin the test stack allows, for the CORS contract tests.
+TEST_ORIGIN = "http://dashboard.test"
 
 
 def _int_env(name: str, default: int) -> int:
@@ -29,6 +31,9 @@ class StackConfig:
     command_workers: int
     query_workers: int
     threads: int
+    rate_limit: int
+    rate_burst: int
+    cors_allowed_origins: str
 
     @classmethod
     def from_env(cls, *, state_dir: Path | None = None) -> StackConfig:
@@ -38,26 +43,50 @@ class StackConfig:
             state_dir or Path(os.environ.get("STACK_DIR", REPO_ROOT / ".stack")),
             env_prefix="",
             port_offset=0,
+            rate=(100, 200),
+            cors_allowed_origins="",
         )
 
     @classmethod
     def for_tests(cls) -> StackConfig:
         """The stack `make test` starts: its own folder (.stack-test) and ports (18080...,
-        or TEST_GATEWAY_PORT and friends), so it runs beside a stack of `make up`."""
-        return cls._build(REPO_ROOT / ".stack-test", env_prefix="TEST_", port_offset=10000)
+        or TEST_GATEWAY_PORT and friends), so it runs beside a stack of `make up`. Its rate
+        limit is higher (its concurrency tests are all one client) and it allows one
+        browser origin, for the CORS tests."""
+        return cls._build(
+            REPO_ROOT / ".stack-test",
+            env_prefix="TEST_",
+            port_offset=10000,
+            rate=(2000, 2000),
+            cors_allowed_origins=TEST_ORIGIN,
+        )
 
     @classmethod
-    def _build(cls, state_dir: Path, *, env_prefix: str, port_offset: int) -> StackConfig:
+    def _build(
+        cls,
+        state_dir: Path,
+        *,
+        env_prefix: str,
+        port_offset: int,
+        rate: tuple[int, int],
+        cors_allowed_origins: str,
+    ) -> StackConfig:
         return cls(
             state_dir=state_dir.resolve(),
             gateway_port=_int_env(f"{env_prefix}GATEWAY_PORT", 8080 + port_offset),
             command_port=_int_env(f"{env_prefix}COMMAND_PORT", 8001 + port_offset),
             query_port=_int_env(f"{env_prefix}QUERY_PORT", 8002 + port_offset),
             postgres_port=_int_env(f"{env_prefix}POSTGRES_PORT", 5544 + port_offset),
-            # Sync-free gthread workers; see docs/operations.md for the sizing against cores.
+            # gthread workers; see docs/operations.md for the sizing against cores.
             command_workers=_int_env("COMMAND_WORKERS", 2),
             query_workers=_int_env("QUERY_WORKERS", 2),
             threads=_int_env("GUNICORN_THREADS", 4),
+            # Requests per second per client address at the gateway, and the burst.
+            rate_limit=_int_env(f"{env_prefix}GATEWAY_RATE_LIMIT", rate[0]),
+            rate_burst=_int_env(f"{env_prefix}GATEWAY_RATE_BURST", rate[1]),
+            cors_allowed_origins=os.environ.get(
+                f"{env_prefix}CORS_ALLOWED_ORIGINS", cors_allowed_origins
+            ),
         )
 
     @property

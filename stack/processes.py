@@ -126,7 +126,7 @@ class Service:
             str(self.log),
             "--capture-output",
         ]
-        env = {**os.environ, **self.env, "DATABASE_POOL_MAX_SIZE": str(self.config.threads)}
+        env = {**os.environ, **self.env}
         result = subprocess.run(
             command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
         )
@@ -147,6 +147,8 @@ def render_gateway_config(config: StackConfig) -> str:
         "COMMAND_UPSTREAM": f"127.0.0.1:{config.command_port}",
         "QUERY_UPSTREAM": f"127.0.0.1:{config.query_port}",
         "GATEWAY_ACCESS_LOG": str(config.logs_dir / "gateway-access.log"),
+        "GATEWAY_RATE_LIMIT": str(config.rate_limit),
+        "GATEWAY_RATE_BURST": str(config.rate_burst),
     }
     server = (GATEWAY_DIR / "default.conf.template").read_text()
     for name, value in values.items():

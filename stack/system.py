@@ -49,6 +49,7 @@ class System:
             "DATABASE_URL": self.database_url(service),
             "SECRET_KEY": self.secrets["secret_key"],
             "DEBUG": os.environ.get("DEBUG", "0"),
+            "CORS_ALLOWED_ORIGINS": self.config.cors_allowed_origins,
         }
 
     def is_running(self) -> bool:

@@ -2,12 +2,13 @@
 launcher and compose put into it."""
 
 import dataclasses
+import re
 import subprocess
 
-import pytest
+import yaml
 
 from stack.config import StackConfig
-from stack.processes import GATEWAY_DIR, Gateway
+from stack.processes import GATEWAY_DIR, Gateway, render_gateway_config
 from stack.tools import nginx_binary
 
 
@@ -18,9 +19,14 @@ def test_local_gateway_config_passes_nginx_t(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("placeholder", ["GATEWAY_PORT", "COMMAND_UPSTREAM", "QUERY_UPSTREAM"])
-def test_the_template_uses_the_placeholders_compose_sets(placeholder):
-    assert "${" + placeholder + "}" in (GATEWAY_DIR / "default.conf.template").read_text()
+def test_compose_sets_every_placeholder_of_the_template_and_the_launcher_too(tmp_path):
+    placeholders = set(
+        re.findall(r"\$\{([A-Z_]+)\}", (GATEWAY_DIR / "default.conf.template").read_text())
+    )
+    compose = yaml.safe_load((GATEWAY_DIR.parent / "compose.yaml").read_text())
+    assert placeholders == set(compose["services"]["gateway"]["environment"])
+    config = dataclasses.replace(StackConfig.for_tests(), state_dir=tmp_path)
+    assert not re.search(r"\$\{[A-Z_]+\}", render_gateway_config(config))
 
 
 def test_compose_style_rendering_passes_nginx_t(tmp_path):
@@ -31,6 +37,8 @@ def test_compose_style_rendering_passes_nginx_t(tmp_path):
         "COMMAND_UPSTREAM": "127.0.0.1:18998",
         "QUERY_UPSTREAM": "127.0.0.1:18997",
         "GATEWAY_ACCESS_LOG": "/dev/stdout",
+        "GATEWAY_RATE_LIMIT": "100",
+        "GATEWAY_RATE_BURST": "200",
     }.items():
         template = template.replace("${" + name + "}", value)
     (tmp_path / "default.conf").write_text(template)

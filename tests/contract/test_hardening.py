@@ -1,0 +1,109 @@
+"""Safe defaults through the gateway: CORS allowlist, rate limiting, structured logs."""
+
+import dataclasses
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from stack.config import TEST_ORIGIN
+from stack.processes import Gateway
+
+FOREIGN_ORIGIN = "http://evil.test"
+
+
+def test_an_allowed_origin_may_read_and_sees_the_useful_headers(api):
+    response = api.get("/api/jobs/", headers={"Origin": TEST_ORIGIN})
+    assert response.headers["Access-Control-Allow-Origin"] == TEST_ORIGIN
+    exposed = response.headers["Access-Control-Expose-Headers"].lower()
+    assert {"etag", "location", "x-request-id"} <= {h.strip() for h in exposed.split(",")}
+
+
+def test_a_foreign_origin_gets_no_cors_grant(api):
+    response = api.get("/api/jobs/", headers={"Origin": FOREIGN_ORIGIN})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize(("origin", "granted"), [(TEST_ORIGIN, True), (FOREIGN_ORIGIN, False)])
+def test_a_preflight_for_a_patch_is_answered_by_the_allowlist(raw_api, origin, granted):
+    response = raw_api.options(
+        "/api/jobs/1/",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "content-type, if-match, idempotency-key",
+        },
+    )
+    assert response.status_code == 200
+    assert (response.headers.get("Access-Control-Allow-Origin") == origin) is granted
+    if granted:
+        assert "PATCH" in response.headers["Access-Control-Allow-Methods"]
+        allowed = response.headers["Access-Control-Allow-Headers"].lower()
+        assert "if-match" in allowed and "idempotency-key" in allowed
+
+
+@pytest.fixture
+def strict_gateway(system, tmp_path):
+    """A second gateway in front of the same services, allowing 1 request/s, burst 2."""
+    config = dataclasses.replace(
+        system.config,
+        state_dir=tmp_path,
+        gateway_port=system.config.gateway_port + 7,
+        rate_limit=1,
+        rate_burst=2,
+    )
+    gateway = Gateway(config)
+    gateway.start()
+    yield config.gateway_url
+    gateway.stop()
+
+
+def test_a_client_over_the_rate_limit_gets_429_problems(strict_gateway, contract):
+    with httpx.Client(base_url=strict_gateway, timeout=10) as client:
+        responses = [client.get("/api/jobs/", params={"limit": 1}) for _ in range(8)]
+    statuses = [r.status_code for r in responses]
+    assert statuses[:3] == [200, 200, 200]  # the rate's one plus the burst of two
+    limited = [r for r in responses if r.status_code == 429]
+    assert len(limited) >= 4, statuses
+    for response in limited:
+        contract.check_problem(response)
+        assert response.headers["Retry-After"] == "1"
+        assert response.json()["type"] == "https://jobs.example/problems/rate-limited"
+
+
+def test_each_service_logs_one_json_line_per_request_with_the_gateways_request_id(api, system):
+    request_id = f"log-{uuid.uuid4().hex}"
+    api.post("/api/jobs/", json={"name": "logged"}, headers={"X-Request-ID": request_id})
+    api.get("/api/jobs/", headers={"X-Request-ID": request_id})
+
+    def lines_with_id(path):
+        return [
+            json.loads(line)
+            for line in path.read_text().splitlines()
+            if request_id in line and line.startswith("{")
+        ]
+
+    command = lines_with_id(system.config.logs_dir / "command.log")
+    query = lines_with_id(system.config.logs_dir / "query.log")
+    gateway = lines_with_id(system.config.logs_dir / "gateway-access.log")
+    assert [(e["method"], e["path"], e["status"]) for e in command] == [("POST", "/api/jobs/", 201)]
+    assert [(e["method"], e["path"], e["status"]) for e in query] == [("GET", "/api/jobs/", 200)]
+    assert all(e["request_id"] == request_id and e["duration_ms"] >= 0 for e in command + query)
+    assert [e["status"] for e in gateway] == [201, 200]
+
+
+def test_readiness_is_served_by_each_service_but_not_through_the_gateway(system, api):
+    for service in system.services.values():
+        assert httpx.get(f"{service.url}/readyz", timeout=5).json() == {"status": "ready"}
+    assert api.get("/readyz").status_code == 404
+
+
+def test_many_clients_at_once_within_the_limits_are_never_refused(system):
+    def read(_: int) -> int:
+        with httpx.Client(base_url=system.config.gateway_url, timeout=10) as client:
+            return client.get("/api/jobs/", params={"limit": 1}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(read, range(64))) == {200}
