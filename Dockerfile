@@ -23,4 +23,5 @@ EXPOSE 8000
 
 # Overridden per service in compose.yaml; the command service is the default.
 CMD ["gunicorn", "--chdir", "services/command", "command_service.wsgi:application", \
-     "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "4"]
+     "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "4", \
+     "--limit-request-line", "8190"]

@@ -6,15 +6,18 @@ from shared.problems import PROBLEM_CONTENT_TYPE
 from shared.serializers import ProblemSerializer
 
 _DESCRIPTIONS = {
-    400: "Invalid request: bad body, field or query parameter.",
+    400: "Invalid request: bad body, field, header or query parameter, or a request the "
+    "gateway could not parse.",
     404: "No such job, or no resource at this path.",
     405: "The path does not serve this method (see the Allow header).",
     409: "A request with the same Idempotency-Key is still in progress; retry.",
     412: "If-Match does not name the job's current state (its ETag).",
     413: "The request body is too large.",
+    414: "The request URI is too long (gateway).",
     415: "The body is not application/json.",
     422: "The Idempotency-Key was first used with another body.",
     429: "Too many requests from this client.",
+    431: "The request headers are too large (gateway).",
     500: "Unexpected error (logged with the request id).",
     502: "The service behind the gateway is unreachable.",
     503: "The database or the service is unavailable; retry shortly.",
@@ -22,7 +25,7 @@ _DESCRIPTIONS = {
 }
 
 # Errors any operation can get, from the gateway or from the service itself.
-COMMON_ERRORS = (405, 429, 500, 502, 503, 504)
+COMMON_ERRORS = (400, 405, 414, 429, 431, 500, 502, 503, 504)
 
 
 def problem_responses(*status_codes: int) -> dict[tuple[int, str], OpenApiResponse]:
@@ -33,3 +36,15 @@ def problem_responses(*status_codes: int) -> dict[tuple[int, str], OpenApiRespon
         )
         for code in sorted({*status_codes, *COMMON_ERRORS})
     }
+
+
+def close_request_bodies(result: dict, generator: object, request: object, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: request bodies allow no other properties.
+
+    Every input serializer is a StrictSerializer (unknown fields are a 400), and the
+    description must say so, or clients and fuzzers assume extra fields are fine.
+    """
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and schema.get("type") == "object":
+            schema["additionalProperties"] = False
+    return result

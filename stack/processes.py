@@ -117,6 +117,10 @@ class Service:
             "30",
             "--keep-alive",
             "75",
+            # Above nginx's own limits (4k request line, 4k header line), so an oversized
+            # request always gets the gateway's problem+json, never gunicorn's HTML page.
+            "--limit-request-line",
+            "8190",
             "--worker-tmp-dir",
             "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
             # gunicorn detaches itself, so the server outlives (and is never a zombie

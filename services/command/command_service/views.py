@@ -18,7 +18,8 @@ from shared.serializers import JobOutputSerializer
 from shared.views import JsonApiView
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
-_IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+_IDEMPOTENCY_KEY_PATTERN = re.compile(_KEY_PATTERN)
 
 _ETAG_HEADER = OpenApiParameter(
     "ETag",
@@ -73,7 +74,7 @@ class JobCreateApi(JsonApiView):
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_KEY,
-                str,
+                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _KEY_PATTERN},
                 OpenApiParameter.HEADER,
                 description="A unique key per intended job (e.g. a UUID), to retry safely.",
             ),

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.http import QueryDict
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from query_service.selectors import DEFAULT_JOB_ORDERING, JOB_ORDERINGS
@@ -34,6 +35,12 @@ def query_params_data(query_params: QueryDict, *, multi_valued: tuple[str, ...] 
     return data
 
 
+_STATUS = "|".join(JobStatusType.values)
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": rf"^({_STATUS})(,({_STATUS}))*$", "example": "PENDING,RUNNING"}
+)
 class StatusListField(serializers.CharField):
     """One or more status names, comma-separated: `RUNNING` or `PENDING,RUNNING`."""
 
@@ -49,18 +56,32 @@ class StatusListField(serializers.CharField):
         return list(dict.fromkeys(statuses))
 
 
+@extend_schema_field({"type": "string", "maxLength": 255, "pattern": r"^[^\x00]*$"})
+class SearchField(serializers.CharField):
+    """Free text to find in names; NUL is the one character PostgreSQL text cannot hold."""
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer written as one: DRF's IntegerField also takes "1.0" and " 1"."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, str) or not data.isascii() or not data.lstrip("-").isdigit():
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PageParamsSerializer(StrictSerializer):
     """limit/offset of any page. A limit above the maximum is clamped, not refused."""
 
     unknown_field_message = "Unknown query parameter."
 
-    limit = serializers.IntegerField(
+    limit = StrictIntegerField(
         required=False,
         min_value=1,
         default=DEFAULT_LIMIT,
         help_text=f"Page size, default {DEFAULT_LIMIT}; values above {MAX_LIMIT} give {MAX_LIMIT}.",
     )
-    offset = serializers.IntegerField(
+    offset = StrictIntegerField(
         required=False,
         min_value=0,
         max_value=MAX_OFFSET,
@@ -79,7 +100,7 @@ class JobListFilterSerializer(PageParamsSerializer):
         required=False,
         help_text="Current status, one or more, comma-separated (e.g. `PENDING,RUNNING`).",
     )
-    search = serializers.CharField(
+    search = SearchField(
         required=False,
         allow_blank=True,
         max_length=255,

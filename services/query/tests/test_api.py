@@ -150,3 +150,10 @@ def test_detail_has_an_etag_and_if_none_match_gives_a_304_without_body(api, make
     assert again["ETag"] == etag
     other = api.get(f"/api/jobs/{job.pk}/", HTTP_IF_NONE_MATCH='"other"')
     assert other.status_code == 200
+
+
+@pytest.mark.parametrize("value", ["0.0", "1.5", " 1", "1e2", "+1", "\u0661"])
+def test_limit_and_offset_must_be_written_as_integers(api, value):
+    for name in ("limit", "offset"):
+        response = api.get("/api/jobs/", {name: value})
+        assert response.status_code == 400, (name, value)

@@ -1,0 +1,174 @@
+"""The nastiest inputs we could think of, through the gateway: each is a 4xx problem+json,
+never a 500 and never a write. Schemathesis (tests/fuzz) covers what we did not think of."""
+
+import json
+import socket
+import uuid
+
+import pytest
+
+from tests.contract.helpers import create_job
+
+LONG = "a" * 5000
+
+
+def job_count(admin_db) -> int:
+    return admin_db.execute("SELECT count(*) FROM jobs_job").fetchone()[0]
+
+
+@pytest.fixture
+def unchanged(admin_db):
+    """Asserts after the test that no job was written."""
+    before = job_count(admin_db)
+    yield
+    assert job_count(admin_db) == before
+
+
+BODIES = {
+    "NUL in the name": (b'{"name": "a\\u0000b"}', 400),
+    "escape character": (b'{"name": "a\\u001bb"}', 400),
+    "DEL": (b'{"name": "a\\u007fb"}', 400),
+    "C1 control": (b'{"name": "a\\u0085b"}', 400),
+    "lone surrogate": (b'{"name": "\\ud800"}', 400),
+    "only whitespace": (b'{"name": " \\u3000\\u00a0 "}', 400),
+    "256 characters": (json.dumps({"name": "x" * 256}).encode(), 400),
+    "a number": (b'{"name": 1e999}', 400),
+    "a huge integer": (b'{"name": ' + b"9" * 5000 + b"}", 400),
+    "an object": (b'{"name": {"$ne": null}}', 400),
+    "a boolean": (b'{"name": true}', 400),
+    "null body": (b"null", 400),
+    "an array": (b'[{"name": "x"}]', 400),
+    "a string": (b'"name"', 400),
+    "duplicate keys": (b'{"name": "a", "name": "b"}', 400),
+    "deep nesting": (b'{"name": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", 400),
+    "wide nesting under the limit": (b'{"name": "x", "extra": [' + b"[]," * 8000 + b"[]]}", 400),
+    "invalid UTF-8": (b'{"name": "\xff\xfe\xfd"}', 400),
+    "UTF-16 without saying so": ('{"name": "x"}'.encode("utf-16"), 400),
+    "truncated": (b'{"name": "x"', 400),
+    "NaN": (b'{"name": NaN}', 400),
+    "trailing garbage": (b'{"name": "x"} {}', 400),
+    "empty": (b"", 400),
+    "over 64 KiB": (json.dumps({"name": "x", "pad": "y" * 70_000}).encode(), 413),
+}
+
+
+@pytest.mark.parametrize("case", list(BODIES))
+def test_hostile_create_bodies(api, unchanged, case):
+    body, status = BODIES[case]
+    response = api.post("/api/jobs/", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/xml",
+        "multipart/form-data; boundary=x",
+        "application/json-patch+json",
+        "",
+    ],
+)
+def test_odd_content_types(api, unchanged, content_type):
+    response = api.post(
+        "/api/jobs/", content=b'{"name": "x"}', headers={"Content-Type": content_type}
+    )
+    assert response.status_code in (400, 415), (content_type, response.text)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/jobs/{'9' * 30}/",
+        f"/api/jobs/{2**63}/",
+        f"/api/jobs/{2**64}/statuses/",
+        "/api/jobs/-1/",
+        "/api/jobs/0x10/",
+        "/api/jobs/%2e%2e/",
+        "/api/jobs/../../etc/passwd",
+        "/api/jobs/1;drop table jobs_job/",
+        "/api/%ff%fe/",
+    ],
+)
+def test_odd_paths_are_404s(api, path):
+    assert api.get(path).status_code == 404
+    assert api.patch(path, json={"status_type": "RUNNING"}).status_code in (404, 405)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"offset={'9' * 400}",
+        "limit=1e400",
+        "offset=NaN",
+        "limit=%00",
+        "search=%00",
+        "status=RUNNING%00",
+        "ordering=-created_at;drop",
+        "status[]=RUNNING",
+        "search=" + "x" * 300,
+    ],
+)
+def test_odd_query_strings_are_400s(api, query):
+    assert api.get(f"/api/jobs/?{query}").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("query", "rows_at_most"), [(f"limit={'9' * 400}", 100), ("search=%ff%fe", 0)]
+)
+def test_odd_but_meaningful_query_strings_are_answered(api, query, rows_at_most):
+    # A huge limit is clamped like any limit over 100; undecodable bytes in a query string
+    # are read as U+FFFD (as Django does), which no name contains here.
+    response = api.get(f"/api/jobs/?{query}")
+    assert response.status_code == 200
+    assert len(response.json()["results"]) <= rows_at_most
+
+
+def test_a_nul_byte_in_the_path_is_refused_by_the_gateway(api):
+    assert api.get("/api/jobs/1%00/").status_code == 400
+
+
+def test_a_search_with_like_wildcards_and_quotes_is_text(api):
+    marker = uuid.uuid4().hex
+    job = create_job(api, f"100%_'\"\\ {marker}")
+    found = api.get("/api/jobs/", params={"search": f"%_'\"\\ {marker}"}).json()["results"]
+    assert [row["id"] for row in found] == [job["id"]]
+
+
+def test_an_overlong_uri_is_a_414_problem_from_the_gateway(api):
+    response = api.get(f"/api/jobs/?search={LONG}")
+    assert response.status_code == 414
+
+
+def test_an_oversized_header_is_a_431_problem_from_the_gateway(api):
+    response = api.get("/api/jobs/", headers={"X-Padding": LONG})
+    assert response.status_code == 431
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": "text/html"},
+        {"Accept": "application/xml"},
+        {"If-None-Match": LONG[:2000]},
+        {"If-Match": "W/"},
+        {"Idempotency-Key": "x" * 256},
+        {"X-Request-ID": "../../\r"[:6]},
+        {"X-Forwarded-For": "not-an-ip"},
+        {"Host": "evil.example"},
+    ],
+)
+def test_odd_headers_get_answers_not_crashes(raw_api, contract, headers):
+    response = raw_api.get("/api/jobs/", headers=headers)
+    assert response.status_code < 500, (headers, response.text)
+    if response.status_code >= 400:
+        contract.check_problem(response)
+
+
+def test_a_malformed_request_line_is_a_400_problem_from_the_gateway(system, contract):
+    with socket.create_connection(("127.0.0.1", system.config.gateway_port), timeout=5) as sock:
+        sock.sendall(b"GET /api/jobs/ HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")
+        raw = sock.recv(65536).decode("latin-1")
+    head, _, body = raw.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400")
+    assert "Content-Type: application/problem+json" in head
+    assert json.loads(body)["status"] == 400
