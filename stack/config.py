@@ -34,6 +34,8 @@ class StackConfig:
     rate_limit: int
     rate_burst: int
     cors_allowed_origins: str
+    # How long the gateway waits for a service's answer before its 504 (nginx time).
+    upstream_timeout: str = "30s"
 
     @classmethod
     def from_env(cls, *, state_dir: Path | None = None) -> StackConfig:

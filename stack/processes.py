@@ -153,6 +153,7 @@ def render_gateway_config(config: StackConfig) -> str:
         "GATEWAY_ACCESS_LOG": str(config.logs_dir / "gateway-access.log"),
         "GATEWAY_RATE_LIMIT": str(config.rate_limit),
         "GATEWAY_RATE_BURST": str(config.rate_burst),
+        "GATEWAY_UPSTREAM_TIMEOUT": config.upstream_timeout,
     }
     server = (GATEWAY_DIR / "default.conf.template").read_text()
     for name, value in values.items():

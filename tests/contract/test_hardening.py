@@ -1,7 +1,10 @@
 """Safe defaults through the gateway: CORS allowlist, rate limiting, structured logs."""
 
+import contextlib
 import dataclasses
 import json
+import socket
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -107,3 +110,49 @@ def test_many_clients_at_once_within_the_limits_are_never_refused(system):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(read, range(64))) == {200}
+
+
+@pytest.fixture
+def silent_upstream():
+    """A TCP server that accepts connections and never answers: a hung service."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_a_service_that_does_not_answer_in_time_is_a_504_problem(
+    system, tmp_path, silent_upstream, contract
+):
+    port = int(silent_upstream.rsplit(":", 1)[1])
+    config = dataclasses.replace(
+        system.config,
+        state_dir=tmp_path,
+        gateway_port=system.config.gateway_port + 8,
+        query_port=port,
+        upstream_timeout="1s",
+    )
+    gateway = Gateway(config)
+    gateway.start()
+    try:
+        with httpx.Client(base_url=config.gateway_url, timeout=10) as client:
+            response = client.get("/api/jobs/")
+    finally:
+        gateway.stop()
+    assert response.status_code == 504
+    contract.check_problem(response)
+    assert response.json()["type"] == "https://jobs.example/problems/gateway-timeout"

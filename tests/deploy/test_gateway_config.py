@@ -39,6 +39,7 @@ def test_compose_style_rendering_passes_nginx_t(tmp_path):
         "GATEWAY_ACCESS_LOG": "/dev/stdout",
         "GATEWAY_RATE_LIMIT": "100",
         "GATEWAY_RATE_BURST": "200",
+        "GATEWAY_UPSTREAM_TIMEOUT": "30s",
     }.items():
         template = template.replace("${" + name + "}", value)
     (tmp_path / "default.conf").write_text(template)
