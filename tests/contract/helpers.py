@@ -36,6 +36,10 @@ def invariant_violations(conn: psycopg.Connection) -> dict[str, int]:
     return {name: conn.execute(query).fetchone()[0] for name, query in INVARIANT_VIOLATIONS.items()}
 
 
+def job_count(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM jobs_job").fetchone()[0]
+
+
 def create_job(api: httpx.Client, name: str = "contract-job") -> dict:
     response = api.post("/api/jobs/", json={"name": name})
     assert response.status_code == 201, response.text

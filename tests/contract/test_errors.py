@@ -2,11 +2,7 @@
 
 import pytest
 
-from tests.contract.helpers import create_job
-
-
-def job_count(admin_db) -> int:
-    return admin_db.execute("SELECT count(*) FROM jobs_job").fetchone()[0]
+from tests.contract.helpers import create_job, job_count
 
 
 @pytest.mark.parametrize("path", ["/", "/api/", "/api/nothing/", "/api/jobs", "/api/jobs/abc/"])

@@ -7,13 +7,9 @@ import uuid
 
 import pytest
 
-from tests.contract.helpers import create_job
+from tests.contract.helpers import create_job, job_count
 
 LONG = "a" * 5000
-
-
-def job_count(admin_db) -> int:
-    return admin_db.execute("SELECT count(*) FROM jobs_job").fetchone()[0]
 
 
 @pytest.fixture
