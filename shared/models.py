@@ -88,3 +88,28 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"IdempotencyKey {self.key!r} ({self.status_code})"
+
+
+class JobCounterShard(models.Model):
+    """Exact job counts per current status, kept by triggers in the writing transaction.
+
+    Sharded so that concurrent writers do not queue on one row: each database session
+    adds to the shard `pg_backend_pid() % 16`, one row per statement (never two, so no
+    deadlock between counters). A count is the sum over the 16 rows: O(1) at any table
+    size. `version` grows with every statement that changes jobs_job, a cheap global
+    "something changed" for the ETags of lists and of the summary. Migration 0004 holds
+    the triggers; never write these rows yourself.
+    """
+
+    shard = models.SmallIntegerField(primary_key=True)
+    pending = models.BigIntegerField(default=0)
+    running = models.BigIntegerField(default=0)
+    completed = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "jobs_counter_shard"
+
+    def __str__(self) -> str:
+        return f"JobCounterShard {self.shard}"

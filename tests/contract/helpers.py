@@ -25,6 +25,20 @@ INVARIANT_VIOLATIONS = {
                    lag(s.timestamp) OVER (PARTITION BY s.job_id ORDER BY s.id) AS previous
               FROM jobs_jobstatus s) t
          WHERE t.previous >= t.timestamp""",
+    "status counter differs from COUNT(*)": """
+        SELECT count(*) FROM (
+            SELECT statuses.status,
+                   (SELECT coalesce(sum(CASE statuses.status
+                                        WHEN 'PENDING' THEN c.pending
+                                        WHEN 'RUNNING' THEN c.running
+                                        WHEN 'COMPLETED' THEN c.completed
+                                        WHEN 'FAILED' THEN c.failed END), 0)
+                      FROM jobs_counter_shard c) AS counted,
+                   (SELECT count(*) FROM jobs_job j
+                     WHERE j.current_status_type = statuses.status) AS actual
+              FROM (VALUES ('PENDING'), ('RUNNING'), ('COMPLETED'), ('FAILED'))
+                   AS statuses(status)) t
+         WHERE t.counted <> t.actual""",
     "event of a missing job": """
         SELECT count(*) FROM jobs_jobstatus s
          WHERE NOT EXISTS (SELECT 1 FROM jobs_job j WHERE j.id = s.job_id)""",

@@ -91,3 +91,55 @@ def test_timestamps_are_rfc3339_utc_with_microseconds(api):
     for field in ("created_at", "updated_at", "current_status_timestamp"):
         value = job[field]
         assert value.endswith("Z") and value[10] == "T" and len(value) == 27, value
+
+
+def test_the_summary_counts_every_status_exactly(api, admin_db):
+    create_job(api, unique("summary"))
+    summary = api.get("/api/jobs/summary/")
+    assert summary.status_code == 200
+    body = summary.json()
+    actual = dict(
+        admin_db.execute("SELECT current_status_type, count(*) FROM jobs_job GROUP BY 1").fetchall()
+    )
+    assert body["by_status"] == {s: actual.get(s, 0) for s in body["by_status"]}
+    assert body["total"] == sum(actual.values())
+    assert (
+        api.get(
+            "/api/jobs/summary/", headers={"If-None-Match": summary.headers["ETag"]}
+        ).status_code
+        == 304
+    )
+
+
+def test_cursor_pages_through_the_gateway(api):
+    marker = unique("cursor")
+    ids = [create_job(api, f"{marker}-{n}")["id"] for n in range(5)]
+    page = api.get("/api/jobs/", params={"search": marker, "pagination": "cursor", "limit": 2})
+    seen = []
+    while True:
+        body = page.json()
+        seen += [job["id"] for job in body["results"]]
+        if body["next"] is None:
+            break
+        page = api.get(body["next"])
+    assert seen == ids[::-1]
+
+
+def test_a_deep_offset_is_refused_and_points_to_cursors(api):
+    response = api.get("/api/jobs/", params={"offset": 10_001})
+    assert response.status_code == 400
+    assert "pagination=cursor" in response.json()["detail"]
+
+
+def test_a_list_revalidates_with_304_until_a_write(api):
+    first = api.get("/api/jobs/", params={"limit": 5})
+    etag = first.headers["ETag"]
+    assert (
+        api.get("/api/jobs/", params={"limit": 5}, headers={"If-None-Match": etag}).status_code
+        == 304
+    )
+    create_job(api, unique("invalidate"))
+    assert (
+        api.get("/api/jobs/", params={"limit": 5}, headers={"If-None-Match": etag}).status_code
+        == 200
+    )

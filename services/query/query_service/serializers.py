@@ -4,14 +4,15 @@ from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from query_service.pagination import MAX_OFFSET
 from query_service.selectors import DEFAULT_JOB_ORDERING, JOB_ORDERINGS
 from shared.enums import JobStatusType
 from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer, StrictSerializer
 
+# Keyset pages need a sort key that never changes once a job exists.
+CURSOR_ORDERINGS = ("-created_at", "created_at", "-id", "id")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-# OFFSET is a bigint in PostgreSQL; anything larger is a 400, not a database error.
-MAX_OFFSET = 2**63 - 1
 
 
 def query_params_data(query_params: QueryDict, *, multi_valued: tuple[str, ...] = ()) -> dict:
@@ -71,7 +72,8 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class PageParamsSerializer(StrictSerializer):
-    """limit/offset of any page. A limit above the maximum is clamped, not refused."""
+    """limit/offset of any page, or the cursor mode. A limit above the maximum is
+    clamped, not refused; an offset beyond MAX_OFFSET is refused, pointing to cursors."""
 
     unknown_field_message = "Unknown query parameter."
 
@@ -86,15 +88,55 @@ class PageParamsSerializer(StrictSerializer):
         min_value=0,
         max_value=MAX_OFFSET,
         default=0,
-        help_text="How many items to skip.",
+        error_messages={
+            "max_value": (
+                f"Offsets stop at {MAX_OFFSET}. For deeper pages use pagination=cursor "
+                "and follow the next links: every page then costs the same."
+            )
+        },
+        help_text=f"How many items to skip, at most {MAX_OFFSET} (deeper: pagination=cursor).",
+    )
+    pagination = serializers.ChoiceField(
+        choices=["offset", "cursor"],
+        required=False,
+        default="offset",
+        help_text="`cursor` for keyset pages at any depth (then follow next/previous).",
+    )
+    cursor = serializers.CharField(
+        required=False,
+        max_length=512,
+        help_text="An opaque position from a next/previous link (implies pagination=cursor).",
     )
 
     def validate_limit(self, value: int) -> int:
         return min(value, MAX_LIMIT)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "cursor" in attrs:
+            attrs["pagination"] = "cursor"
+        if attrs["pagination"] == "cursor" and "offset" in self.initial_data:
+            raise serializers.ValidationError(
+                {"offset": ["Cursor pages take no offset: follow the next/previous links."]}
+            )
+        return attrs
+
 
 class JobListFilterSerializer(PageParamsSerializer):
     """Query parameters of the job list. Unknown parameters are rejected."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs["pagination"] == "cursor" and attrs["ordering"] not in CURSOR_ORDERINGS:
+            raise serializers.ValidationError(
+                {
+                    "ordering": [
+                        "Cursor pages need an order that never changes: "
+                        + ", ".join(CURSOR_ORDERINGS)
+                        + "."
+                    ]
+                }
+            )
+        return attrs
 
     status = StatusListField(
         required=False,
@@ -117,7 +159,12 @@ class JobListFilterSerializer(PageParamsSerializer):
 class JobPageSerializer(serializers.Serializer):
     """A page of jobs, in the shape of DRF's limit/offset pagination."""
 
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(
+        help_text="Jobs matching the filters; with a search, at most 10000 are counted."
+    )
+    count_exact = serializers.BooleanField(
+        help_text="false when `count` is a lower bound (a search matching over 10000 jobs)."
+    )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = JobOutputSerializer(many=True)
@@ -127,6 +174,16 @@ class JobStatusPageSerializer(serializers.Serializer):
     """A page of a job's status events, newest first."""
 
     count = serializers.IntegerField()
+    count_exact = serializers.BooleanField()
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = JobStatusOutputSerializer(many=True)
+
+
+class JobSummarySerializer(serializers.Serializer):
+    """How many jobs there are, in all and per current status: the dashboard's tiles."""
+
+    total = serializers.IntegerField()
+    by_status = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Every status, zero included."
+    )

@@ -1,12 +1,19 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from query_service.views import JobDetailApi, JobListApi, JobStatusListApi, OpenApiDescriptionApi
+from query_service.views import (
+    JobDetailApi,
+    JobListApi,
+    JobStatusListApi,
+    JobSummaryApi,
+    OpenApiDescriptionApi,
+)
 from shared.health import ReadinessApi
 
 urlpatterns = [
     path("readyz", ReadinessApi.as_view(), name="readiness"),
     path("api/jobs/", JobListApi.as_view(), name="job-list"),
+    path("api/jobs/summary/", JobSummaryApi.as_view(), name="job-summary"),
     path("api/jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
     path("api/jobs/<int:job_id>/statuses/", JobStatusListApi.as_view(), name="job-status-list"),
     path("api/schema/", OpenApiDescriptionApi.as_view(), name="openapi-description"),

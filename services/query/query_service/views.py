@@ -1,3 +1,4 @@
+import hashlib
 from functools import lru_cache
 
 from django.conf import settings
@@ -9,11 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from query_service import selectors
-from query_service.pagination import ValidatedLimitOffsetPagination
+from query_service.pagination import KeysetPagination, ValidatedLimitOffsetPagination
 from query_service.serializers import (
     JobListFilterSerializer,
     JobPageSerializer,
     JobStatusPageSerializer,
+    JobSummarySerializer,
     PageParamsSerializer,
     query_params_data,
 )
@@ -22,6 +24,35 @@ from shared.openapi import problem_responses
 from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
 from shared.views import JsonApiView
 
+_IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="ETags the client has; 304 without a body when one is current.",
+)
+_ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description="Names this response's data; send it back in If-None-Match.",
+)
+_NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag sent is current.")
+
+
+def _not_modified(request: Request, etag: str) -> Response | None:
+    """A 304 when the client's If-None-Match names `etag`; checked before any page query."""
+    header = request.headers.get("If-None-Match")
+    if header and if_none_match_hit(header, etag):
+        return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    return None
+
+
+def _versioned_etag(request: Request, version: str) -> str:
+    """A data version plus what was asked for (path, query, host: links are absolute)."""
+    asked = f"{request.get_host()}{request.get_full_path()}".encode()
+    return f'"{version}.{hashlib.sha256(asked).hexdigest()[:16]}"'
+
 
 class JobListApi(JsonApiView):
     @extend_schema(
@@ -29,10 +60,12 @@ class JobListApi(JsonApiView):
         summary="List jobs",
         description=(
             "A page of jobs, newest first by default, filtered by current status and by a "
-            "case-insensitive substring of the name. Unknown or malformed parameters are a 400."
+            "case-insensitive substring of the name. Offsets (default) go to 10000; "
+            "`pagination=cursor` pages at any depth by following next/previous. Unknown or "
+            "malformed parameters are a 400."
         ),
-        parameters=[JobListFilterSerializer],
-        responses={200: JobPageSerializer, **problem_responses(400)},
+        parameters=[JobListFilterSerializer, _IF_NONE_MATCH, _ETAG],
+        responses={200: JobPageSerializer, 304: _NOT_MODIFIED, **problem_responses(400)},
     )
     def get(self, request: Request) -> Response:
         filters = JobListFilterSerializer(
@@ -40,14 +73,58 @@ class JobListApi(JsonApiView):
         )
         filters.is_valid(raise_exception=True)
         params = filters.validated_data
-        jobs = selectors.job_list(
-            statuses=params.get("status"),
-            search=params.get("search") or None,
-            ordering=params["ordering"],
+        counts = selectors.job_counts()
+        etag = _versioned_etag(request, str(counts.version))
+        if (cached := _not_modified(request, etag)) is not None:
+            return cached
+
+        statuses, search, ordering = params.get("status"), params.get("search"), params["ordering"]
+        jobs = selectors.job_list(statuses=statuses, search=search or None, ordering=ordering)
+        count, exact = selectors.job_list_count(
+            statuses=statuses, search=search or None, jobs=jobs, counts=counts
         )
-        paginator = ValidatedLimitOffsetPagination()
-        page = paginator.paginate(jobs, request, limit=params["limit"], offset=params["offset"])
-        return paginator.get_paginated_response(JobOutputSerializer(page, many=True).data)
+        if params["pagination"] == "cursor":
+            keyset = KeysetPagination(
+                ordering=ordering,
+                field=ordering.lstrip("-"),
+                descending=ordering.startswith("-"),
+            )
+            rows = keyset.paginate(
+                jobs, request, limit=params["limit"], cursor=params.get("cursor")
+            )
+            response = keyset.get_paginated_response(
+                JobOutputSerializer(rows, many=True).data, count=count, count_exact=exact
+            )
+        else:
+            offsets = ValidatedLimitOffsetPagination()
+            page = offsets.paginate(
+                jobs,
+                request,
+                limit=params["limit"],
+                offset=params["offset"],
+                count=count,
+                count_exact=exact,
+            )
+            response = offsets.get_paginated_response(JobOutputSerializer(page, many=True).data)
+        response["ETag"] = etag
+        return response
+
+
+class JobSummaryApi(JsonApiView):
+    @extend_schema(
+        operation_id="jobs_summary",
+        summary="Count jobs per status",
+        description="Exact counts, total and per current status, at any table size.",
+        parameters=[_IF_NONE_MATCH, _ETAG],
+        responses={200: JobSummarySerializer, 304: _NOT_MODIFIED, **problem_responses()},
+    )
+    def get(self, request: Request) -> Response:
+        counts = selectors.job_counts()
+        etag = f'"summary.{counts.version}"'
+        if (cached := _not_modified(request, etag)) is not None:
+            return cached
+        body = {"total": counts.total, "by_status": counts.by_status}
+        return Response(JobSummarySerializer(body).data, headers={"ETag": etag})
 
 
 class JobDetailApi(JsonApiView):
@@ -58,33 +135,14 @@ class JobDetailApi(JsonApiView):
             "The job with its current status, and its ETag. With If-None-Match naming that "
             "ETag, a 304 without a body."
         ),
-        parameters=[
-            OpenApiParameter(
-                "If-None-Match",
-                str,
-                OpenApiParameter.HEADER,
-                description="ETags the client has; 304 when one is current.",
-            ),
-            OpenApiParameter(
-                "ETag",
-                str,
-                OpenApiParameter.HEADER,
-                response=[200, 304],
-                description="The job's current state, for If-None-Match and If-Match.",
-            ),
-        ],
-        responses={
-            200: JobOutputSerializer,
-            304: OpenApiResponse(description="Not modified: the ETag sent is current."),
-            **problem_responses(404),
-        },
+        parameters=[_IF_NONE_MATCH, _ETAG],
+        responses={200: JobOutputSerializer, 304: _NOT_MODIFIED, **problem_responses(404)},
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get(job_id=job_id)
         etag = job_etag(job_id=job.pk, updated_at=job.updated_at)
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match and if_none_match_hit(if_none_match, etag):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        if (cached := _not_modified(request, etag)) is not None:
+            return cached
         return Response(JobOutputSerializer(job).data, headers={"ETag": etag})
 
 
@@ -93,18 +151,43 @@ class JobStatusListApi(JsonApiView):
         operation_id="jobs_statuses_list",
         summary="A job's status history",
         description=(
-            "A page of the job's status events, newest first; 404 when the job does not exist."
+            "A page of the job's status events, newest first; 404 when the job does not "
+            "exist. Offsets or `pagination=cursor`, as for the list."
         ),
-        parameters=[PageParamsSerializer],
-        responses={200: JobStatusPageSerializer, **problem_responses(400, 404)},
+        parameters=[PageParamsSerializer, _IF_NONE_MATCH, _ETAG],
+        responses={
+            200: JobStatusPageSerializer,
+            304: _NOT_MODIFIED,
+            **problem_responses(400, 404),
+        },
     )
     def get(self, request: Request, job_id: int) -> Response:
         page_params = PageParamsSerializer(data=query_params_data(request.query_params))
         page_params.is_valid(raise_exception=True)
-        events = selectors.job_status_list(job_id=job_id)
-        paginator = ValidatedLimitOffsetPagination()
-        page = paginator.paginate(events, request, **page_params.validated_data)
-        return paginator.get_paginated_response(JobStatusOutputSerializer(page, many=True).data)
+        params = page_params.validated_data
+        job, events = selectors.job_status_list(job_id=job_id)
+        version = job_etag(job_id=job.pk, updated_at=job.updated_at).strip('"')
+        etag = _versioned_etag(request, version)
+        if (cached := _not_modified(request, etag)) is not None:
+            return cached
+        if params["pagination"] == "cursor":
+            keyset = KeysetPagination(ordering="-timestamp", field="timestamp", descending=True)
+            rows = keyset.paginate(
+                events, request, limit=params["limit"], cursor=params.get("cursor")
+            )
+            response = keyset.get_paginated_response(
+                JobStatusOutputSerializer(rows, many=True).data,
+                count=events.count(),
+                count_exact=True,
+            )
+        else:
+            offsets = ValidatedLimitOffsetPagination()
+            page = offsets.paginate(events, request, limit=params["limit"], offset=params["offset"])
+            response = offsets.get_paginated_response(
+                JobStatusOutputSerializer(page, many=True).data
+            )
+        response["ETag"] = etag
+        return response
 
 
 @lru_cache(maxsize=1)

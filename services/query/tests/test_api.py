@@ -1,6 +1,11 @@
 """The query service's HTTP surface: pages, parameters, and a 400 for every bad one."""
 
+from datetime import timedelta
+
 import pytest
+
+from query_service import selectors
+from shared.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -13,6 +18,7 @@ def test_list_is_a_drf_shaped_page_of_jobs(api, make_job):
     assert response.status_code == 200
     assert response.json() == {
         "count": 1,
+        "count_exact": True,
         "next": None,
         "previous": None,
         "results": [
@@ -74,6 +80,11 @@ def test_list_search_and_ordering(api, make_job):
         ("offset=-1", "offset"),
         ("offset=x", "offset"),
         (f"offset={2**63}", "offset"),
+        ("offset=10001", "offset"),
+        ("pagination=pages", "pagination"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("pagination=cursor&offset=0", "offset"),
+        ("pagination=cursor&ordering=name", "ordering"),
         ("status=DONE", "status"),
         ("status=RUNNING,", "status"),
         ("status=running", "status"),
@@ -157,3 +168,102 @@ def test_limit_and_offset_must_be_written_as_integers(api, value):
     for name in ("limit", "offset"):
         response = api.get("/api/jobs/", {name: value})
         assert response.status_code == 400, (name, value)
+
+
+def test_an_offset_beyond_10000_points_to_the_cursor_mode(api):
+    problem = api.get("/api/jobs/?offset=10001").json()
+    assert "pagination=cursor" in problem["errors"]["offset"][0]
+
+
+def test_counts_come_from_the_counters_and_equal_count_star(api, make_job):
+    make_job("a")
+    make_job("b", "RUNNING")
+    make_job("c", "RUNNING", "FAILED")
+    summary = api.get("/api/jobs/summary/").json()
+    assert summary == {
+        "total": 3,
+        "by_status": {"PENDING": 1, "RUNNING": 1, "COMPLETED": 0, "FAILED": 1},
+    }
+    assert api.get("/api/jobs/?status=RUNNING,FAILED").json()["count"] == 2
+    assert api.get("/api/jobs/").json()["count"] == 3
+
+
+def test_a_search_matching_too_many_jobs_counts_up_to_the_bound_and_says_so(
+    api, make_job, monkeypatch
+):
+    monkeypatch.setattr(selectors, "SEARCH_COUNT_LIMIT", 3)
+    for n in range(5):
+        make_job(f"etl-{n}")
+    many = api.get("/api/jobs/?search=etl").json()
+    assert (many["count"], many["count_exact"]) == (3, False)
+    few = api.get("/api/jobs/?search=etl-4").json()
+    assert (few["count"], few["count_exact"]) == (1, True)
+
+
+@pytest.mark.parametrize("ordering", ["-created_at", "created_at", "-id", "id"])
+def test_cursor_pages_walk_the_whole_list_both_ways(api, make_job, ordering):
+    jobs = [make_job(f"job-{n}", created=n // 2) for n in range(7)]  # pairs share created_at
+    expected = [
+        job.pk
+        for job in sorted(
+            jobs,
+            key=lambda j: (j.created_at, j.pk) if "created_at" in ordering else (j.pk,),
+            reverse=ordering.startswith("-"),
+        )
+    ]
+    page = api.get(f"/api/jobs/?pagination=cursor&limit=3&ordering={ordering}").json()
+    assert page["previous"] is None and page["count"] == 7
+    seen, pages = [], [page]
+    while True:
+        seen += [row["id"] for row in page["results"]]
+        if page["next"] is None:
+            break
+        assert "offset" not in page["next"] and "cursor=" in page["next"]
+        page = api.get(page["next"]).json()
+        pages.append(page)
+    assert seen == expected
+    back = []
+    while page["previous"] is not None:
+        page = api.get(page["previous"]).json()
+        back = [row["id"] for row in page["results"]] + back
+    assert back == expected[: len(back)] and len(back) == 6
+
+
+def test_history_cursor_pages(api, make_job):
+    job = make_job("etl", "RUNNING", "FAILED", "RUNNING", "COMPLETED")
+    first = api.get(f"/api/jobs/{job.pk}/statuses/?pagination=cursor&limit=2").json()
+    second = api.get(first["next"]).json()
+    third = api.get(second["next"]).json()
+    statuses = [e["status_type"] for p in (first, second, third) for e in p["results"]]
+    assert statuses == ["COMPLETED", "RUNNING", "FAILED", "RUNNING", "PENDING"]
+    assert third["next"] is None
+    assert api.get(third["previous"]).json()["results"] == second["results"]
+
+
+def test_a_cursor_of_another_ordering_is_refused(api, make_job):
+    make_job("a")
+    make_job("b", created=1)
+    page = api.get("/api/jobs/?pagination=cursor&limit=1&ordering=id").json()
+    response = api.get(page["next"].replace("ordering=id", "ordering=-id"))
+    assert response.status_code == 400
+    assert "cursor" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/jobs/?status=PENDING", "/api/jobs/summary/", "/api/jobs/{id}/statuses/"]
+)
+def test_conditional_get_gives_304_until_something_changes(api, make_job, path):
+    job = make_job("etl")
+    url = path.format(id=job.pk)
+    first = api.get(url)
+    etag = first["ETag"]
+    again = api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert (again.status_code, again.content, again["ETag"]) == (304, b"", etag)
+    Job.objects.filter(pk=job.pk).update(updated_at=job.updated_at + timedelta(seconds=5))
+    changed = api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+
+
+def test_list_etags_differ_per_query(api, make_job):
+    make_job("etl")
+    assert api.get("/api/jobs/?limit=1")["ETag"] != api.get("/api/jobs/?limit=2")["ETag"]

@@ -51,7 +51,7 @@ def test_job_get_of_a_missing_job_raises_not_found():
 
 def test_job_status_list_is_newest_first(make_job):
     job = make_job("etl", "RUNNING", "COMPLETED")
-    events = selectors.job_status_list(job_id=job.pk)
+    _, events = selectors.job_status_list(job_id=job.pk)
     assert [e.status_type for e in events] == ["COMPLETED", "RUNNING", "PENDING"]
 
 
