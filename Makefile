@@ -4,7 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install up down clean status test openapi lint format
+.PHONY: help install up down clean status test openapi lint format seed bench
+JOBS ?= 1000000
+FORCE ?=
 
 help:
 	@echo "make up       start PostgreSQL, both services and the gateway (http://127.0.0.1:8080)"
@@ -13,6 +15,8 @@ help:
 	@echo "make status   show what is running"
 	@echo "make test     lint, service tests, contract tests through the gateway"
 	@echo "make openapi  regenerate shared/openapi.yaml from the code"
+	@echo "make seed     fill the running stack with JOBS jobs (default 1000000; FORCE=1 to add)"
+	@echo "make bench    benchmark the running, seeded stack; writes docs/benchmarks.md"
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -38,6 +42,12 @@ clean:
 
 test: $(INSTALLED)
 	@$(PY) -m stack test
+
+seed: $(INSTALLED)
+	@$(PY) -m stack seed --jobs $(JOBS) $(if $(FORCE),--force,)
+
+bench: $(INSTALLED)
+	@$(PY) -m stack bench
 
 openapi: $(INSTALLED)
 	@$(PY) -m stack openapi

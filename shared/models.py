@@ -1,3 +1,4 @@
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from shared.enums import JobStatusType
@@ -26,6 +27,8 @@ class Job(models.Model):
         indexes = [
             # The list's default order (-created_at, ties by id) walks this index.
             models.Index(fields=["created_at", "id"], name="jobs_job_created_id_idx"),
+            # `search` is ILIKE '%term%': a trigram index finds rare terms without a scan.
+            GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="jobs_job_name_trgm_idx"),
         ]
         constraints = [
             models.CheckConstraint(

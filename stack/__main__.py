@@ -12,9 +12,13 @@ from stack.tools import StackError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "clean", "status", "test", "openapi"])
+    parser.add_argument(
+        "command", choices=["up", "down", "clean", "status", "test", "openapi", "seed", "bench"]
+    )
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--check", action="store_true", help="openapi: fail if out of date")
+    parser.add_argument("--jobs", type=int, default=1_000_000, help="seed: how many jobs")
+    parser.add_argument("--force", action="store_true", help="seed: add to existing data")
     parser.add_argument("pytest_args", nargs="*", help="test: extra pytest arguments")
     args = parser.parse_args(argv)
 
@@ -45,6 +49,19 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "clean":
             system.clean()
             print(f"Stopped and removed {system.config.state_dir}.")
+        elif args.command == "seed":
+            from stack.seed import seed
+
+            if not system.is_running():
+                raise StackError("the stack is not running: `make up` first")
+            seed(system.database_url("command"), jobs=args.jobs, force=args.force)
+            print(f"Seeded {args.jobs} jobs.")
+        elif args.command == "bench":
+            from stack.bench import run_bench
+
+            if not system.is_running():
+                raise StackError("the stack is not running: `make up` and `make seed` first")
+            return run_bench(system)
         elif args.command == "status":
             parts = {
                 "postgres": system.postgres.is_running(),

@@ -12,12 +12,12 @@
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -114,16 +114,27 @@ class Cursor:
 
 
 class KeysetPagination:
-    """Cursor pages over `(field, id)`, where `field` never changes after insert."""
+    """Cursor pages over `(field, id)`, where `field` never changes after insert.
 
-    def __init__(self, *, ordering: str, field: str, descending: bool) -> None:
+    `shape` turns the fetched rows into the API's rows; the cursor keys are read from
+    those (an id, or an RFC 3339 timestamp).
+    """
+
+    def __init__(
+        self,
+        *,
+        ordering: str,
+        field: str,
+        descending: bool,
+        shape: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    ) -> None:
         self.ordering = ordering
         self.field = field
         self.descending = descending
+        self.shape = shape
 
-    def _key_of(self, row: Model) -> str:
-        value = getattr(row, self.field)
-        return value.isoformat() if isinstance(value, datetime) else str(value)
+    def _key_of(self, row: dict[str, Any]) -> str:
+        return str(row[self.field])
 
     def _parse_key(self, key: str) -> Any:
         try:
@@ -135,7 +146,8 @@ class KeysetPagination:
 
     def paginate(
         self, queryset: QuerySet, request: Request, *, limit: int, cursor: str | None
-    ) -> list[Model]:
+    ) -> list[dict[str, Any]]:
+        """Rows of `queryset` (a .values() queryset, with `field` and `id`) for one page."""
         position = Cursor.decode(cursor, ordering=self.ordering) if cursor else None
         backwards = bool(position and position.backwards)
         scan_descending = self.descending != backwards
@@ -148,7 +160,9 @@ class KeysetPagination:
                 params=[self._parse_key(position.key), position.id],
             )
         direction = "-" if scan_descending else ""
-        rows = list(queryset.order_by(f"{direction}{self.field}", f"{direction}id")[: limit + 1])
+        rows = self.shape(
+            list(queryset.order_by(f"{direction}{self.field}", f"{direction}id")[: limit + 1])
+        )
         has_more = len(rows) > limit
         rows = rows[:limit]
         if backwards:
@@ -160,10 +174,10 @@ class KeysetPagination:
         )
         return rows
 
-    def _link(self, row: Model | None, *, backwards: bool) -> str | None:
+    def _link(self, row: dict[str, Any] | None, *, backwards: bool) -> str | None:
         if row is None:
             return None
-        token = Cursor(self.ordering, self._key_of(row), row.pk, backwards).encode()
+        token = Cursor(self.ordering, self._key_of(row), row["id"], backwards).encode()
         url = self.request.build_absolute_uri()
         url = remove_query_param(remove_query_param(url, "offset"), "pagination")
         return replace_query_param(url, "cursor", token)

@@ -2,15 +2,39 @@
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet, Sum
+from django.db import connection
+from django.db.models import CharField, Lookup, QuerySet
 
 from shared.enums import JobStatusType
 from shared.models import Job, JobCounterShard, JobStatus
 from shared.problems import ResourceNotFound
 
+
+@CharField.register_lookup
+class ContainsIgnoringCase(Lookup):
+    """`name ILIKE '%term%'`, which the trigram index on name serves.
+
+    Django's own `icontains` is `UPPER(name) LIKE UPPER(...)`, an expression the index
+    does not cover: on a million jobs, a rare term cost a 500 ms scan instead of 1 ms.
+    """
+
+    lookup_name = "contains_ignoring_case"
+
+    def as_sql(self, compiler, connection):  # type: ignore[no-untyped-def]
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 # A search that matches more rows than this is not counted to the end: the count says
-# "at least this many" (`count_exact: false`), and costs at most this many index hits.
-SEARCH_COUNT_LIMIT = 10_000
+# "at least this many" (`count_exact: false`). Measured at 1M jobs, counting 10,000
+# matches of a common term cost 47 ms; 1,000 cost about 5.
+SEARCH_COUNT_LIMIT = 1_000
 
 # ordering parameter -> ORDER BY. Every order ends on id, in the same direction, so pages
 # are stable when many jobs share a name or a timestamp.
@@ -39,7 +63,7 @@ def job_list(
     if statuses:
         jobs = jobs.filter(current_status_type__in=statuses)
     if search:
-        jobs = jobs.filter(name__icontains=search)
+        jobs = jobs.filter(name__contains_ignoring_case=_like_pattern(search))
     return jobs.order_by(*dict.fromkeys(JOB_ORDERINGS[ordering]))
 
 
@@ -73,15 +97,24 @@ class JobCounts:
         return sum(self.by_status.values())
 
 
+_COUNTS_SQL = (
+    "SELECT "
+    + ", ".join(f"coalesce(sum({status.lower()}), 0)" for status in JobStatusType.values)
+    + f", coalesce(sum(version), 0) FROM {JobCounterShard._meta.db_table}"
+)
+
+
 def job_counts() -> JobCounts:
-    """Exact counts per current status and the data version, from the 16 counter shards."""
-    sums = JobCounterShard.objects.aggregate(
-        **{status.lower(): Sum(status.lower()) for status in JobStatusType.values},
-        version=Sum("version"),
-    )
+    """Exact counts per current status and the data version, from the 16 counter shards.
+
+    Plain SQL: this runs on every list request, and the ORM's aggregate() cost more to
+    build than the 16-row sum costs to run.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNTS_SQL)
+        *per_status, version = cursor.fetchone()
     return JobCounts(
-        by_status={status: sums[status.lower()] or 0 for status in JobStatusType.values},
-        version=sums["version"] or 0,
+        by_status=dict(zip(JobStatusType.values, per_status, strict=True)), version=version
     )
 
 

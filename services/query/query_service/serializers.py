@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.db.models import CharField, F, Func, QuerySet
 from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -160,10 +161,10 @@ class JobPageSerializer(serializers.Serializer):
     """A page of jobs, in the shape of DRF's limit/offset pagination."""
 
     count = serializers.IntegerField(
-        help_text="Jobs matching the filters; with a search, at most 10000 are counted."
+        help_text="Jobs matching the filters; with a search, at most 1000 are counted."
     )
     count_exact = serializers.BooleanField(
-        help_text="false when `count` is a lower bound (a search matching over 10000 jobs)."
+        help_text="false when `count` is a lower bound (a search matching over 1000 jobs)."
     )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
@@ -187,3 +188,62 @@ class JobSummarySerializer(serializers.Serializer):
     by_status = serializers.DictField(
         child=serializers.IntegerField(), help_text="Every status, zero included."
     )
+
+
+# Lean representations for pages. DRF's serializers cost about 0.15 ms per row (3.6 ms of a
+# 20-row page, measured), and loading timestamptz values into aware datetimes another
+# 0.01 ms each: together more than the database's whole share. Pages are read with
+# .values(), timestamps already formatted by PostgreSQL (to_char, UTC); the DRF serializers
+# above stay the description of the shapes, and a test keeps the two identical.
+_RFC3339_SUFFIX = "_rfc3339"
+_RFC3339_TEMPLATE = (
+    "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+)
+
+
+def _page_values(
+    queryset: QuerySet, fields: tuple[str, ...], timestamps: tuple[str, ...]
+) -> QuerySet:
+    formatted = {
+        f"{field}{_RFC3339_SUFFIX}": Func(
+            F(field), template=_RFC3339_TEMPLATE, output_field=CharField()
+        )
+        for field in timestamps
+    }
+    return queryset.values(*fields, **formatted)
+
+
+def job_page_values(jobs: QuerySet) -> QuerySet:
+    """The jobs as rows for a page (see lean_rows)."""
+    return _page_values(
+        jobs,
+        ("id", "name", "current_status_type"),
+        ("current_status_timestamp", "created_at", "updated_at"),
+    )
+
+
+def job_status_page_values(events: QuerySet) -> QuerySet:
+    """The events as rows for a page (see lean_rows)."""
+    return _page_values(events, ("id", "status_type"), ("timestamp",))
+
+
+_JOB_ORDER = (
+    "id",
+    "name",
+    "current_status_type",
+    "current_status_timestamp",
+    "created_at",
+    "updated_at",
+)
+_JOB_STATUS_ORDER = ("id", "status_type", "timestamp")
+
+
+def lean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows read with *_PAGE_VALUES, keyed and ordered as the API shows them."""
+    if not rows:
+        return []
+    order = _JOB_ORDER if "name" in rows[0] else _JOB_STATUS_ORDER
+    return [
+        {key: row[key] if key in row else row[f"{key}{_RFC3339_SUFFIX}"] for key in order}
+        for row in rows
+    ]

@@ -17,11 +17,14 @@ from query_service.serializers import (
     JobStatusPageSerializer,
     JobSummarySerializer,
     PageParamsSerializer,
+    job_page_values,
+    job_status_page_values,
+    lean_rows,
     query_params_data,
 )
 from shared.etags import if_none_match_hit, job_etag
 from shared.openapi import problem_responses
-from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
+from shared.serializers import JobOutputSerializer
 from shared.views import JsonApiView
 
 _IF_NONE_MATCH = OpenApiParameter(
@@ -88,24 +91,26 @@ class JobListApi(JsonApiView):
                 ordering=ordering,
                 field=ordering.lstrip("-"),
                 descending=ordering.startswith("-"),
+                shape=lean_rows,
             )
             rows = keyset.paginate(
-                jobs, request, limit=params["limit"], cursor=params.get("cursor")
+                job_page_values(jobs),
+                request,
+                limit=params["limit"],
+                cursor=params.get("cursor"),
             )
-            response = keyset.get_paginated_response(
-                JobOutputSerializer(rows, many=True).data, count=count, count_exact=exact
-            )
+            response = keyset.get_paginated_response(rows, count=count, count_exact=exact)
         else:
             offsets = ValidatedLimitOffsetPagination()
             page = offsets.paginate(
-                jobs,
+                job_page_values(jobs),
                 request,
                 limit=params["limit"],
                 offset=params["offset"],
                 count=count,
                 count_exact=exact,
             )
-            response = offsets.get_paginated_response(JobOutputSerializer(page, many=True).data)
+            response = offsets.get_paginated_response(lean_rows(list(page)))
         response["ETag"] = etag
         return response
 
@@ -171,21 +176,25 @@ class JobStatusListApi(JsonApiView):
         if (cached := _not_modified(request, etag)) is not None:
             return cached
         if params["pagination"] == "cursor":
-            keyset = KeysetPagination(ordering="-timestamp", field="timestamp", descending=True)
+            keyset = KeysetPagination(
+                ordering="-timestamp", field="timestamp", descending=True, shape=lean_rows
+            )
             rows = keyset.paginate(
-                events, request, limit=params["limit"], cursor=params.get("cursor")
+                job_status_page_values(events),
+                request,
+                limit=params["limit"],
+                cursor=params.get("cursor"),
             )
-            response = keyset.get_paginated_response(
-                JobStatusOutputSerializer(rows, many=True).data,
-                count=events.count(),
-                count_exact=True,
-            )
+            response = keyset.get_paginated_response(rows, count=events.count(), count_exact=True)
         else:
             offsets = ValidatedLimitOffsetPagination()
-            page = offsets.paginate(events, request, limit=params["limit"], offset=params["offset"])
-            response = offsets.get_paginated_response(
-                JobStatusOutputSerializer(page, many=True).data
+            page = offsets.paginate(
+                job_status_page_values(events),
+                request,
+                limit=params["limit"],
+                offset=params["offset"],
             )
+            response = offsets.get_paginated_response(lean_rows(list(page)))
         response["ETag"] = etag
         return response
 

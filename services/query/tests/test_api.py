@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 
 from query_service import selectors
-from shared.models import Job
+from shared.models import Job, JobStatus
+from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -267,3 +268,12 @@ def test_conditional_get_gives_304_until_something_changes(api, make_job, path):
 def test_list_etags_differ_per_query(api, make_job):
     make_job("etl")
     assert api.get("/api/jobs/?limit=1")["ETag"] != api.get("/api/jobs/?limit=2")["ETag"]
+
+
+def test_the_lean_page_rows_are_exactly_what_the_drf_serializers_describe(api, make_job):
+    job = make_job("etl", "RUNNING")
+    listed = api.get("/api/jobs/").json()["results"][0]
+    assert listed == JobOutputSerializer(job).data
+    history = api.get(f"/api/jobs/{job.pk}/statuses/").json()["results"]
+    events = JobStatus.objects.filter(job=job).order_by("-timestamp")
+    assert history == JobStatusOutputSerializer(events, many=True).data

@@ -1,0 +1,345 @@
+"""`make bench`: the running, seeded stack measured through the gateway with wrk, and the
+same reads measured in PostgreSQL alone with pgbench (the ceiling). Prints a markdown
+table and writes it, with a description of the machine, to docs/benchmarks.md.
+
+Each scenario: wrk, 2 threads, 8 connections, 10 s (BENCH_SECONDS), after a 2 s warm-up.
+The gateway's per-client rate limit would throttle wrk (one client), so the bench puts a
+gateway with the limit lifted in front of the same services for its duration and restores
+the configured one afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from stack.config import REPO_ROOT
+from stack.processes import Gateway, read_pid
+from stack.system import System
+from stack.tools import StackError, nginx_binary, postgres_bindir
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = 8
+RESULTS_PATH = REPO_ROOT / "docs" / "benchmarks.md"
+SCRIPTS = Path(__file__).parent / "bench_scripts"
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    lua: str | None = None
+    pgbench_sql: str | None = None
+    p99_target_ms: float | None = None
+    rps_target: float | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass
+class Measured:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    ceiling_tps: float | None
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _wrk(url: str, scenario: Scenario, env: dict[str, str]) -> tuple[float, float, float, int]:
+    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+    for name, value in scenario.headers.items():
+        args += ["-H", f"{name}: {value}"]
+    if scenario.lua:
+        args += ["-s", str(SCRIPTS / scenario.lua)]
+    warmup = [*args[:3], "-d2s", *args[4:]]
+    subprocess.run([*warmup, url + scenario.path], capture_output=True, env=env, check=True)
+    out = subprocess.run(
+        [*args, url + scenario.path], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    failed = int(errors.group(1)) if errors else 0
+    if socket_errors:
+        failed += sum(int(n) for n in socket_errors.groups())
+    return rps, p50, p99, failed
+
+
+def _pgbench(database_url: str, sql: str, variables: dict[str, str]) -> float | None:
+    binary = shutil.which("pgbench") or str(postgres_bindir() / "pgbench")
+    if not Path(binary).exists():
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(sql)
+    try:
+        args = [binary, "-n", "-M", "prepared", f"-c{CONNECTIONS}", "-j2", f"-T{SECONDS}"]
+        for name, value in variables.items():
+            args += ["-D", f"{name}={value}"]
+        out = subprocess.run(
+            [*args, "-f", script.name, database_url], capture_output=True, text=True
+        )
+    finally:
+        os.unlink(script.name)
+    found = re.search(r"tps = ([\d.]+)", out.stdout)
+    return float(found.group(1)) if found else None
+
+
+def _worker_rss_mb(system: System) -> dict[str, list[float]]:
+    """Resident memory of each gunicorn worker (children of each master)."""
+    result: dict[str, list[float]] = {}
+    for name, service in system.services.items():
+        master = read_pid(service.pid_file)
+        sizes = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == master:
+                    status = (stat.parent / "status").read_text()
+                    kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+                    sizes.append(round(kb / 1024, 1))
+            except (OSError, IndexError, ValueError, AttributeError):
+                continue
+        result[name] = sorted(sizes)
+    return result
+
+
+def _deep_cursor(conn: psycopg.Connection, depth: int) -> str:
+    """A next-page cursor `depth` rows into the default order, as the API would make it."""
+    row = conn.execute(
+        f"SELECT created_at, id FROM jobs_job {_NEWEST} OFFSET %s LIMIT 1",  # type: ignore[arg-type]
+        [depth],
+    ).fetchone()
+    if row is None:
+        raise StackError("the database is too small for a deep cursor: `make seed` first")
+    raw = json.dumps(["-created_at", row[0].isoformat(), row[1], False], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _machine() -> list[str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    memory = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+    nginx = subprocess.run([str(nginx_binary()), "-v"], capture_output=True, text=True).stderr
+    gib = int(memory.group(1)) // 1024 // 1024 if memory else "?"
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} cores; memory {gib} GiB",
+        f"- {platform.platform()}; Python {platform.python_version()}; {nginx.strip()}",
+    ]
+
+
+def run_bench(system: System) -> int:
+    if shutil.which("wrk") is None:
+        raise StackError("wrk is not installed (Debian: apt-get install wrk)")
+    admin = system.postgres.admin_url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        jobs = conn.execute("SELECT count(*) FROM jobs_job").fetchone()[0]  # type: ignore[index]
+        events = conn.execute("SELECT count(*) FROM jobs_jobstatus").fetchone()[0]  # type: ignore[index]
+        max_id = conn.execute("SELECT max(id) FROM jobs_job").fetchone()[0]  # type: ignore[index]
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        depth = min(900_000, max(jobs - 100, 0))
+        cursor = _deep_cursor(conn, depth)
+        sample = conn.execute(
+            "SELECT id, updated_at FROM jobs_job WHERE id = %s", [max_id // 2]
+        ).fetchone()
+    if jobs < 1000:
+        raise StackError("seed the stack first: make seed JOBS=1000000")
+
+    url = system.config.gateway_url
+    etag = httpx.get(f"{url}/api/jobs/{sample[0]}/").headers["ETag"]  # type: ignore[index]
+    scenarios = _scenarios(cursor=cursor, etag=etag, job_id=sample[0])  # type: ignore[index]
+    env = {**os.environ, "BENCH_MAX_ID": str(max_id)}
+
+    lifted = dataclasses.replace(system.config, rate_limit=1_000_000, rate_burst=1_000_000)
+    system.gateway.stop()
+    bench_gateway = Gateway(lifted)
+    bench_gateway.start()
+    rows = []
+    try:
+        for scenario in scenarios:
+            print(f"  {scenario.name} ...", flush=True)
+            rps, p50, p99, errors = _wrk(url, scenario, env)
+            ceiling = (
+                _pgbench(
+                    system.database_url("query"),
+                    scenario.pgbench_sql,
+                    {"max_id": str(max_id), "cursor_at": str(depth)},
+                )
+                if scenario.pgbench_sql
+                else None
+            )
+            rows.append((scenario, Measured(rps, p50, p99, errors, ceiling)))
+    finally:
+        bench_gateway.stop()
+        system.gateway.start()
+    rss = _worker_rss_mb(system)
+    report = _report(rows, rss, jobs=jobs, events=events, pg_version=pg_version)
+    print(report)
+    RESULTS_PATH.write_text(report)
+    print(f"written to {RESULTS_PATH.relative_to(REPO_ROOT)}")
+    return 0
+
+
+_COLUMNS = "id, name, current_status_type, current_status_timestamp, created_at, updated_at"
+_PAGE = f"SELECT {_COLUMNS} FROM jobs_job"
+_NEWEST = "ORDER BY created_at DESC, id DESC"
+_COUNTERS = (
+    "SELECT sum(pending), sum(running), sum(completed), sum(failed), sum(version) "
+    "FROM jobs_counter_shard;\n"
+)
+
+
+def _search_sql(term: str) -> str:
+    match = f"name ILIKE '%{term}%'"
+    return (
+        _COUNTERS
+        + f"SELECT count(*) FROM (SELECT 1 FROM jobs_job WHERE {match} LIMIT 1001) t;\n"
+        + f"{_PAGE} WHERE {match} {_NEWEST} LIMIT 20;\n"
+    )
+
+
+def _scenarios(*, cursor: str, etag: str, job_id: int) -> list[Scenario]:
+    """What the dashboard does most, with the SQL the query service runs for each."""
+    by_status = f"{_PAGE} WHERE current_status_type IN %s {_NEWEST} LIMIT 20;\n"
+    deep = (
+        f"SELECT created_at AS c, id AS i FROM jobs_job {_NEWEST} OFFSET :cursor_at LIMIT 1 "
+        "\\gset\n"
+        f"{_PAGE} WHERE (created_at, id) < (:'c', :i) {_NEWEST} LIMIT 21;\n"
+    )
+    one_job = f"\\set id random(1, :max_id)\n{_PAGE} WHERE id = :id;\n"
+    history = (
+        one_job
+        + "SELECT count(*) FROM jobs_jobstatus WHERE job_id = :id;\n"
+        + "SELECT id, status_type, timestamp FROM jobs_jobstatus WHERE job_id = :id "
+        + "ORDER BY timestamp DESC, id DESC LIMIT 20;\n"
+    )
+    return [
+        Scenario(
+            "list, first page",
+            "/api/jobs/",
+            pgbench_sql=_COUNTERS + f"{_PAGE} {_NEWEST} LIMIT 20;\n",
+            p99_target_ms=15,
+            rps_target=1500,
+        ),
+        Scenario(
+            "list, status=RUNNING",
+            "/api/jobs/?status=RUNNING",
+            pgbench_sql=_COUNTERS + by_status % "('RUNNING')",
+            p99_target_ms=15,
+        ),
+        Scenario(
+            "list, status=FAILED,PENDING",
+            "/api/jobs/?status=FAILED,PENDING",
+            pgbench_sql=_COUNTERS + by_status % "('FAILED', 'PENDING')",
+            p99_target_ms=15,
+        ),
+        Scenario(
+            "list, search rare (-424242)",
+            "/api/jobs/?search=-424242",
+            pgbench_sql=_search_sql("-424242"),
+            p99_target_ms=15,
+        ),
+        Scenario(
+            "list, search common (etl)",
+            "/api/jobs/?search=etl",
+            pgbench_sql=_search_sql("etl"),
+            p99_target_ms=15,
+        ),
+        Scenario(
+            "list, cursor page 900,000 deep",
+            f"/api/jobs/?cursor={cursor}",
+            pgbench_sql=_COUNTERS + deep,
+            p99_target_ms=15,
+        ),
+        Scenario(
+            "detail (random id)",
+            "/api/jobs/",
+            lua="detail.lua",
+            pgbench_sql=one_job,
+            p99_target_ms=15,
+            rps_target=2000,
+        ),
+        Scenario(
+            "history (random id)",
+            "/api/jobs/",
+            lua="history.lua",
+            pgbench_sql=history,
+            p99_target_ms=15,
+        ),
+        Scenario("summary", "/api/jobs/summary/", pgbench_sql=_COUNTERS),
+        Scenario(
+            "detail, 304 revalidation",
+            f"/api/jobs/{job_id}/",
+            headers={"If-None-Match": etag},
+        ),
+        Scenario("PATCH (random id)", "/api/jobs/", lua="patch.lua", rps_target=500),
+        Scenario("write mix: POST and PATCH", "/api/jobs/", lua="write_mix.lua"),
+    ]
+
+
+def _report(rows, rss, *, jobs: int, events: int, pg_version: str) -> str:  # type: ignore[no-untyped-def]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, against the "
+        f"stack of `make up` seeded with `make seed`: {jobs:,} jobs, {events:,} events.",
+        f"wrk through the gateway, {CONNECTIONS} connections, 2 threads, {SECONDS} s per row "
+        "after a 2 s warm-up; the ceiling is pgbench running the same SQL in PostgreSQL "
+        f"{pg_version} alone (prepared, {CONNECTIONS} clients), as the query role.",
+        "",
+        *_machine(),
+        "- Everything on this one machine: wrk, nginx, both gunicorns, PostgreSQL.",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | errors | ceiling (pgbench tps) | ratio | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for scenario, m in rows:
+        targets = []
+        if scenario.rps_target:
+            verdict = "met" if m.rps >= scenario.rps_target else "MISSED"
+            targets.append(f"{verdict} >= {scenario.rps_target:.0f}/s")
+        if scenario.p99_target_ms:
+            verdict = "met" if m.p99_ms < scenario.p99_target_ms else "MISSED"
+            targets.append(f"{verdict} p99 < {scenario.p99_target_ms:.0f} ms")
+        ceiling = f"{m.ceiling_tps:,.0f}" if m.ceiling_tps else "-"
+        ratio = f"{m.rps / m.ceiling_tps:.2f}" if m.ceiling_tps else "-"
+        lines.append(
+            f"| {scenario.name} | {m.rps:,.0f} | {m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.errors} | "
+            f"{ceiling} | {ratio} | {'; '.join(targets) or '-'} |"
+        )
+    lines += [
+        "",
+        "Resident memory of each gunicorn worker after the run (target: under 150 MB):",
+        "",
+    ]
+    for name, sizes in rss.items():
+        verdict = "met" if sizes and max(sizes) < 150 else "MISSED"
+        lines.append(f"- {name}: {', '.join(f'{s} MB' for s in sizes)} ({verdict})")
+    lines.append("")
+    return "\n".join(lines)
