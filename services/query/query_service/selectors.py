@@ -97,10 +97,11 @@ class JobCounts:
         return sum(self.by_status.values())
 
 
+# sum() of bigints is numeric in PostgreSQL (a Decimal, rendered 48.0): cast back.
 _COUNTS_SQL = (
     "SELECT "
-    + ", ".join(f"coalesce(sum({status.lower()}), 0)" for status in JobStatusType.values)
-    + f", coalesce(sum(version), 0) FROM {JobCounterShard._meta.db_table}"
+    + ", ".join(f"coalesce(sum({status.lower()}), 0)::bigint" for status in JobStatusType.values)
+    + f", coalesce(sum(version), 0)::bigint FROM {JobCounterShard._meta.db_table}"
 )
 
 

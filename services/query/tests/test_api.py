@@ -180,13 +180,12 @@ def test_counts_come_from_the_counters_and_equal_count_star(api, make_job):
     make_job("a")
     make_job("b", "RUNNING")
     make_job("c", "RUNNING", "FAILED")
-    summary = api.get("/api/jobs/summary/").json()
-    assert summary == {
-        "total": 3,
-        "by_status": {"PENDING": 1, "RUNNING": 1, "COMPLETED": 0, "FAILED": 1},
-    }
-    assert api.get("/api/jobs/?status=RUNNING,FAILED").json()["count"] == 2
-    assert api.get("/api/jobs/").json()["count"] == 3
+    response = api.get("/api/jobs/summary/")
+    assert response.content == (
+        b'{"total":3,"by_status":{"PENDING":1,"RUNNING":1,"COMPLETED":0,"FAILED":1}}'
+    )
+    assert b'"count":2,' in api.get("/api/jobs/?status=RUNNING,FAILED").content
+    assert b'"count":3,' in api.get("/api/jobs/").content
 
 
 def test_a_search_matching_too_many_jobs_counts_up_to_the_bound_and_says_so(

@@ -1,0 +1,63 @@
+"""`make seed`: realistic data with every invariant true, and no seeding over real data."""
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from stack.config import REPO_ROOT
+from stack.seed import seed
+from stack.tools import StackError
+from tests.contract.helpers import invariant_violations
+
+SEED_DATABASE = "jobs_seed_test"
+
+
+@pytest.fixture
+def empty_database(system):
+    """A fresh, migrated database in the test cluster, dropped afterwards."""
+    admin = system.postgres.url("jobs_admin", "admin_password", "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(SEED_DATABASE)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SEED_DATABASE)))
+    url = system.postgres.url("jobs_admin", "admin_password", SEED_DATABASE)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=REPO_ROOT / "services" / "command",
+        env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "seed-test"},
+        check=True,
+        capture_output=True,
+    )
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(SEED_DATABASE)))
+
+
+def test_seed_makes_realistic_data_with_every_invariant_true(empty_database):
+    seed(empty_database, jobs=3000, force=False)
+    with psycopg.connect(empty_database) as conn:
+        assert invariant_violations(conn) == dict.fromkeys(invariant_violations(conn), 0)
+        per_status = dict(
+            conn.execute("SELECT current_status_type, count(*) FROM jobs_job GROUP BY 1").fetchall()
+        )
+        events = conn.execute("SELECT count(*) FROM jobs_jobstatus").fetchone()[0]
+        names = conn.execute(
+            "SELECT count(DISTINCT split_part(name, '-', 1)) FROM jobs_job"
+        ).fetchone()[0]
+    assert set(per_status) == {"PENDING", "RUNNING", "COMPLETED", "FAILED"}
+    assert sum(per_status.values()) == 3000
+    assert 2.3 <= events / 3000 <= 2.7  # about 2.5 events per job, as the reference set
+    assert names == 8
+
+
+def test_seed_refuses_a_database_with_jobs_unless_forced(empty_database):
+    seed(empty_database, jobs=10, force=False)
+    with pytest.raises(StackError, match="already holds 10 jobs"):
+        seed(empty_database, jobs=10, force=False)
+    seed(empty_database, jobs=10, force=True)
+    with psycopg.connect(empty_database) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs_job").fetchone()[0] == 20
+        assert invariant_violations(conn) == dict.fromkeys(invariant_violations(conn), 0)
