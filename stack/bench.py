@@ -124,8 +124,9 @@ def _worker_rss_mb(system: System) -> dict[str, list[float]]:
     return result
 
 
-def _deep_cursor(conn: psycopg.Connection, depth: int) -> str:
-    """A next-page cursor `depth` rows into the default order, as the API would make it."""
+def _deep_cursor(conn: psycopg.Connection, depth: int) -> tuple[str, str, int]:
+    """A next-page cursor `depth` rows into the default order, as the API would make it,
+    with the key and id it holds."""
     row = conn.execute(
         f"SELECT created_at, id FROM jobs_job {_NEWEST} OFFSET %s LIMIT 1",  # type: ignore[arg-type]
         [depth],
@@ -133,7 +134,7 @@ def _deep_cursor(conn: psycopg.Connection, depth: int) -> str:
     if row is None:
         raise StackError("the database is too small for a deep cursor: `make seed` first")
     raw = json.dumps(["-created_at", row[0].isoformat(), row[1], False], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="), row[0].isoformat(), row[1]
 
 
 def _machine() -> list[str]:
@@ -164,7 +165,7 @@ def run_bench(system: System) -> int:
         max_id = conn.execute("SELECT max(id) FROM jobs_job").fetchone()[0]  # type: ignore[index]
         pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         depth = min(900_000, max(jobs - 100, 0))
-        cursor = _deep_cursor(conn, depth)
+        cursor, deep_key, deep_id = _deep_cursor(conn, depth)
         sample = conn.execute(
             "SELECT id, updated_at FROM jobs_job WHERE id = %s", [max_id // 2]
         ).fetchone()
@@ -173,7 +174,13 @@ def run_bench(system: System) -> int:
 
     url = system.config.gateway_url
     etag = httpx.get(f"{url}/api/jobs/{sample[0]}/").headers["ETag"]  # type: ignore[index]
-    scenarios = _scenarios(cursor=cursor, etag=etag, job_id=sample[0])  # type: ignore[index]
+    scenarios = _scenarios(
+        cursor=cursor,
+        deep_key=deep_key,
+        deep_id=deep_id,
+        etag=etag,
+        job_id=sample[0],  # type: ignore[index]
+    )
     env = {**os.environ, "BENCH_MAX_ID": str(max_id)}
 
     lifted = dataclasses.replace(system.config, rate_limit=1_000_000, rate_burst=1_000_000)
@@ -224,14 +231,12 @@ def _search_sql(term: str) -> str:
     )
 
 
-def _scenarios(*, cursor: str, etag: str, job_id: int) -> list[Scenario]:
+def _scenarios(
+    *, cursor: str, deep_key: str, deep_id: int, etag: str, job_id: int
+) -> list[Scenario]:
     """What the dashboard does most, with the SQL the query service runs for each."""
     by_status = f"{_PAGE} WHERE current_status_type IN %s {_NEWEST} LIMIT 20;\n"
-    deep = (
-        f"SELECT created_at AS c, id AS i FROM jobs_job {_NEWEST} OFFSET :cursor_at LIMIT 1 "
-        "\\gset\n"
-        f"{_PAGE} WHERE (created_at, id) < (:'c', :i) {_NEWEST} LIMIT 21;\n"
-    )
+    deep = f"{_PAGE} WHERE (created_at, id) < ('{deep_key}', {deep_id}) {_NEWEST} LIMIT 21;\n"
     one_job = f"\\set id random(1, :max_id)\n{_PAGE} WHERE id = :id;\n"
     history = (
         one_job
