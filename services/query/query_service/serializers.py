@@ -227,15 +227,9 @@ def job_status_page_values(events: QuerySet) -> QuerySet:
     return _page_values(events, ("id", "status_type"), ("timestamp",))
 
 
-_JOB_ORDER = (
-    "id",
-    "name",
-    "current_status_type",
-    "current_status_timestamp",
-    "created_at",
-    "updated_at",
-)
-_JOB_STATUS_ORDER = ("id", "status_type", "timestamp")
+# The keys, in the order the DRF serializers (the documented shapes) give them.
+_JOB_ORDER = tuple(JobOutputSerializer.Meta.fields)
+_JOB_STATUS_ORDER = tuple(JobStatusOutputSerializer.Meta.fields)
 
 
 def lean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 import hashlib
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -57,6 +59,35 @@ def _versioned_etag(request: Request, version: str) -> str:
     return f'"{version}.{hashlib.sha256(asked).hexdigest()[:16]}"'
 
 
+def _page(
+    request: Request,
+    params: dict[str, Any],
+    rows: QuerySet,
+    *,
+    keyset: KeysetPagination,
+    count: int | None = None,
+    count_exact: bool = True,
+) -> Response:
+    """One page of `rows` in the mode the parameters ask for: cursor (keyset) or offsets.
+
+    `count` comes from the caller when it has a cheaper one than COUNT(*) of `rows`.
+    """
+    if params["pagination"] == "cursor":
+        page = keyset.paginate(rows, request, limit=params["limit"], cursor=params.get("cursor"))
+        total = rows.count() if count is None else count
+        return keyset.get_paginated_response(page, count=total, count_exact=count_exact)
+    offsets = ValidatedLimitOffsetPagination()
+    offset_page = offsets.paginate(
+        rows,
+        request,
+        limit=params["limit"],
+        offset=params["offset"],
+        count=count,
+        count_exact=count_exact,
+    )
+    return offsets.get_paginated_response(lean_rows(list(offset_page)))
+
+
 class JobListApi(JsonApiView):
     @extend_schema(
         operation_id="jobs_list",
@@ -86,31 +117,15 @@ class JobListApi(JsonApiView):
         count, exact = selectors.job_list_count(
             statuses=statuses, search=search or None, jobs=jobs, counts=counts
         )
-        if params["pagination"] == "cursor":
-            keyset = KeysetPagination(
-                ordering=ordering,
-                field=ordering.lstrip("-"),
-                descending=ordering.startswith("-"),
-                shape=lean_rows,
-            )
-            rows = keyset.paginate(
-                job_page_values(jobs),
-                request,
-                limit=params["limit"],
-                cursor=params.get("cursor"),
-            )
-            response = keyset.get_paginated_response(rows, count=count, count_exact=exact)
-        else:
-            offsets = ValidatedLimitOffsetPagination()
-            page = offsets.paginate(
-                job_page_values(jobs),
-                request,
-                limit=params["limit"],
-                offset=params["offset"],
-                count=count,
-                count_exact=exact,
-            )
-            response = offsets.get_paginated_response(lean_rows(list(page)))
+        keyset = KeysetPagination(
+            ordering=ordering,
+            field=ordering.lstrip("-"),
+            descending=ordering.startswith("-"),
+            shape=lean_rows,
+        )
+        response = _page(
+            request, params, job_page_values(jobs), keyset=keyset, count=count, count_exact=exact
+        )
         response["ETag"] = etag
         return response
 
@@ -175,26 +190,10 @@ class JobStatusListApi(JsonApiView):
         etag = _versioned_etag(request, version)
         if (cached := _not_modified(request, etag)) is not None:
             return cached
-        if params["pagination"] == "cursor":
-            keyset = KeysetPagination(
-                ordering="-timestamp", field="timestamp", descending=True, shape=lean_rows
-            )
-            rows = keyset.paginate(
-                job_status_page_values(events),
-                request,
-                limit=params["limit"],
-                cursor=params.get("cursor"),
-            )
-            response = keyset.get_paginated_response(rows, count=events.count(), count_exact=True)
-        else:
-            offsets = ValidatedLimitOffsetPagination()
-            page = offsets.paginate(
-                job_status_page_values(events),
-                request,
-                limit=params["limit"],
-                offset=params["offset"],
-            )
-            response = offsets.get_paginated_response(lean_rows(list(page)))
+        keyset = KeysetPagination(
+            ordering="-timestamp", field="timestamp", descending=True, shape=lean_rows
+        )
+        response = _page(request, params, job_status_page_values(events), keyset=keyset)
         response["ETag"] = etag
         return response
 
