@@ -10,13 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.http import parse_etags
 
+from shared.models import Job
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def job_etag(*, job_id: int, updated_at: datetime) -> str:
+def job_etag(job: Job) -> str:
     """The strong ETag of one state of a job, quoted as the header carries it."""
-    return f'"{job_id}-{(updated_at - _EPOCH) // _MICROSECOND}"'
+    return f'"{job.pk}-{(job.updated_at - _EPOCH) // _MICROSECOND}"'
 
 
 def if_match_satisfied(header: str, current_etag: str) -> bool:

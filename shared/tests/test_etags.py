@@ -3,9 +3,10 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.etags import if_match_satisfied, if_none_match_hit, job_etag
+from shared.models import Job
 
 UPDATED = datetime(2026, 11, 28, 18, 30, 23, 601153, tzinfo=UTC)
-ETAG = job_etag(job_id=42, updated_at=UPDATED)
+ETAG = job_etag(Job(pk=42, updated_at=UPDATED))
 
 
 def test_a_job_etag_is_strong_and_names_id_and_microsecond_version():
@@ -14,7 +15,7 @@ def test_a_job_etag_is_strong_and_names_id_and_microsecond_version():
 
 def test_a_microsecond_later_is_another_etag():
     later = UPDATED.replace(microsecond=601154)
-    assert job_etag(job_id=42, updated_at=later) != ETAG
+    assert job_etag(Job(pk=42, updated_at=later)) != ETAG
 
 
 @pytest.mark.parametrize(

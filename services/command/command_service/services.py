@@ -37,7 +37,7 @@ def _lock_job(job_id: int, *, if_match: str | None) -> Job:
     except Job.DoesNotExist:
         raise _job_not_found(job_id) from None
     if if_match is not None:
-        current = job_etag(job_id=job.pk, updated_at=job.updated_at)
+        current = job_etag(job)
         if not if_match_satisfied(if_match, current):
             raise PreconditionFailed(
                 f"Job {job_id} has changed: its current ETag is {current}. "

@@ -39,7 +39,7 @@ _IF_MATCH = OpenApiParameter(
 def _job_headers(job: Job) -> dict[str, str]:
     return {
         "Location": f"/api/jobs/{job.pk}/",
-        "ETag": job_etag(job_id=job.pk, updated_at=job.updated_at),
+        "ETag": job_etag(job),
     }
 
 
@@ -141,7 +141,7 @@ class JobUpdateDeleteApi(JsonApiView):
         job = services.job_status_append(
             job_id=job_id, if_match=request.headers.get("If-Match"), **serializer.validated_data
         )
-        headers = {"ETag": job_etag(job_id=job.pk, updated_at=job.updated_at)}
+        headers = {"ETag": job_etag(job)}
         return Response(JobOutputSerializer(job).data, headers=headers)
 
     @extend_schema(

@@ -135,7 +135,7 @@ def test_concurrent_appends_on_one_job_serialise_and_keep_every_invariant():
 @pytest.mark.django_db
 def test_status_append_with_a_stale_etag_changes_nothing():
     job = services.job_create(name="etl")
-    stale = job_etag(job_id=job.pk, updated_at=job.updated_at)
+    stale = job_etag(job)
     services.job_status_append(job_id=job.pk, status_type=JobStatusType.RUNNING, if_match=stale)
     with pytest.raises(PreconditionFailed):
         services.job_status_append(job_id=job.pk, status_type=JobStatusType.FAILED, if_match=stale)
@@ -148,7 +148,7 @@ def test_job_delete_with_a_stale_etag_deletes_nothing():
     with pytest.raises(PreconditionFailed):
         services.job_delete(job_id=job.pk, if_match='"1-1"')
     assert Job.objects.filter(pk=job.pk).exists()
-    services.job_delete(job_id=job.pk, if_match=job_etag(job_id=job.pk, updated_at=job.updated_at))
+    services.job_delete(job_id=job.pk, if_match=job_etag(job))
     assert not Job.objects.filter(pk=job.pk).exists()
 
 

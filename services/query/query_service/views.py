@@ -160,7 +160,7 @@ class JobDetailApi(JsonApiView):
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get(job_id=job_id)
-        etag = job_etag(job_id=job.pk, updated_at=job.updated_at)
+        etag = job_etag(job)
         if (cached := _not_modified(request, etag)) is not None:
             return cached
         return Response(JobOutputSerializer(job).data, headers={"ETag": etag})
@@ -186,7 +186,7 @@ class JobStatusListApi(JsonApiView):
         page_params.is_valid(raise_exception=True)
         params = page_params.validated_data
         job, events = selectors.job_status_list(job_id=job_id)
-        version = job_etag(job_id=job.pk, updated_at=job.updated_at).strip('"')
+        version = job_etag(job).strip('"')
         etag = _versioned_etag(request, version)
         if (cached := _not_modified(request, etag)) is not None:
             return cached
