@@ -62,8 +62,9 @@ def run_all(extra: list[str]) -> int:
         "openapi up to date", [py, "-m", "stack", "openapi", "--check"]
     )
 
-    system = System(StackConfig.for_tests())
-    system.clean()
+    # Every run starts from nothing; clean() also removes the secrets, so the stack is
+    # built anew (new passwords) after it.
+    System(StackConfig.for_tests()).clean()
     system = System(StackConfig.for_tests())
     try:
         print("\n=== starting PostgreSQL for the service tests", flush=True)
