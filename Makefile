@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install up down clean status test openapi lint format seed bench
+.PHONY: help install up down clean status test openapi lint format seed bench screenshot
 JOBS ?= 1000000
 FORCE ?=
 
@@ -17,6 +17,7 @@ help:
 	@echo "make openapi  regenerate shared/openapi.yaml from the code"
 	@echo "make seed     fill the running stack with JOBS jobs (default 1000000; FORCE=1 to add)"
 	@echo "make bench    benchmark the running, seeded stack; writes docs/benchmarks.md"
+	@echo "make screenshot  picture of the running stack's dashboard: docs/dashboard.png"
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -48,6 +49,9 @@ seed: $(INSTALLED)
 
 bench: $(INSTALLED)
 	@$(PY) -m stack bench
+
+screenshot: $(INSTALLED)
+	@$(PY) -m stack screenshot
 
 openapi: $(INSTALLED)
 	@$(PY) -m stack openapi

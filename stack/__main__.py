@@ -1,4 +1,5 @@
-"""`python -m stack up|down|clean|status|test|openapi`: what the Makefile targets call."""
+"""`python -m stack up|down|clean|status|test|openapi|seed|bench|screenshot`: what the
+Makefile targets call."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from stack.config import StackConfig
+from stack.config import REPO_ROOT, StackConfig
 from stack.tools import StackError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     parser.add_argument(
-        "command", choices=["up", "down", "clean", "status", "test", "openapi", "seed", "bench"]
+        "command",
+        choices=["up", "down", "clean", "status", "test", "openapi", "seed", "bench", "screenshot"],
     )
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--check", action="store_true", help="openapi: fail if out of date")
@@ -62,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
             if not system.is_running():
                 raise StackError("the stack is not running: `make up` and `make seed` first")
             return run_bench(system)
+        elif args.command == "screenshot":
+            from stack.browser import screenshot
+
+            if not system.is_running():
+                raise StackError("the stack is not running: `make up` (and `make seed`) first")
+            target = REPO_ROOT / "docs" / "dashboard.png"
+            screenshot(system.config.gateway_url, target)
+            print(f"Wrote {target.relative_to(REPO_ROOT)}.")
         elif args.command == "status":
             parts = {
                 "postgres": system.postgres.is_running(),

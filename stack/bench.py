@@ -29,7 +29,7 @@ import psycopg
 from stack.config import REPO_ROOT
 from stack.processes import Gateway, read_pid
 from stack.system import System
-from stack.tools import StackError, nginx_binary, postgres_bindir
+from stack.tools import StackError, nginx_binary, postgres_bindir, wrk_binary
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 8
@@ -63,7 +63,7 @@ def _ms(value: str) -> float:
 
 
 def _wrk(url: str, scenario: Scenario, env: dict[str, str]) -> tuple[float, float, float, int]:
-    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+    args = [str(wrk_binary()), "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
     for name, value in scenario.headers.items():
         args += ["-H", f"{name}: {value}"]
     if scenario.lua:
@@ -156,8 +156,7 @@ def _machine() -> list[str]:
 
 
 def run_bench(system: System) -> int:
-    if shutil.which("wrk") is None:
-        raise StackError("wrk is not installed (Debian: apt-get install wrk)")
+    wrk_binary()  # installed now, before the clock of the first scenario starts
     admin = system.postgres.admin_url
     with psycopg.connect(admin, autocommit=True) as conn:
         jobs = conn.execute("SELECT count(*) FROM jobs_job").fetchone()[0]  # type: ignore[index]

@@ -15,6 +15,7 @@ from stack.config import REPO_ROOT, StackConfig
 from stack.tools import StackError, nginx_binary
 
 GATEWAY_DIR = REPO_ROOT / "gateway"
+DASHBOARD_DIR = REPO_ROOT / "dashboard"
 SERVICES = ("command", "query")
 
 
@@ -154,6 +155,7 @@ def render_gateway_config(config: StackConfig) -> str:
         "GATEWAY_RATE_LIMIT": str(config.rate_limit),
         "GATEWAY_RATE_BURST": str(config.rate_burst),
         "GATEWAY_UPSTREAM_TIMEOUT": config.upstream_timeout,
+        "DASHBOARD_ROOT": str(DASHBOARD_DIR),
     }
     server = (GATEWAY_DIR / "default.conf.template").read_text()
     for name, value in values.items():

@@ -15,6 +15,7 @@ import time
 
 from stack.config import REPO_ROOT, StackConfig
 from stack.system import System
+from stack.tools import StackError, chromium_binary
 
 PYTHON_SOURCES = ["shared", "services", "stack", "tests"]
 
@@ -37,6 +38,18 @@ def _step(
 
 def _pytest(name: str, paths: list[str], *, env: dict[str, str], extra: list[str]) -> bool:
     return _step(name, [sys.executable, "-m", "pytest", *paths, *extra], env=env)
+
+
+def _ensure_chromium() -> bool:
+    """Debian's chromium, installed here when missing, so its output is seen (the browser
+    tests would otherwise install it inside a fixture, silently)."""
+    print("\n=== chromium for the dashboard tests", flush=True)
+    try:
+        print(f"  {chromium_binary()}", flush=True)
+    except StackError as error:
+        print(f"  FAILED: {error}", flush=True)
+        return False
+    return True
 
 
 def run_all(extra: list[str]) -> int:
@@ -90,6 +103,7 @@ def run_all(extra: list[str]) -> int:
             },
             extra=extra,
         )
+        results["chromium for the dashboard tests"] = _ensure_chromium()
         print("\n=== starting the whole stack", flush=True)
         system.up()
         results["contract (through the gateway) and deploy"] = _pytest(

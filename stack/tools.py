@@ -71,3 +71,46 @@ def nginx_binary() -> Path:
     binary = Path(wheel_binary())
     binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return binary
+
+
+def _apt_install(package: str) -> None:
+    """Install a Debian package, when we are root on a machine with apt (as CI is)."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise StackError(
+            f"{package} is not installed and cannot be installed from here (needs root and "
+            f"apt-get): install Debian's {package} package, or point the variable named in "
+            "the docs at the binary"
+        )
+    print(f"  installing Debian's {package} package (not found on this machine)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+    ):
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise StackError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+
+
+def system_binary(name: str, *, package: str, variable: str) -> Path:
+    """The environment variable's path, else `name` on PATH, else Debian's package installed."""
+    if os.environ.get(variable):
+        return Path(os.environ[variable])
+    found = shutil.which(name)
+    if found is None:
+        _apt_install(package)
+        found = shutil.which(name)
+    if found is None:
+        raise StackError(f"{package} was installed but {name} is not on PATH")
+    return Path(found)
+
+
+def chromium_binary() -> Path:
+    """CHROMIUM_BIN, else Debian's chromium (installed when missing): the dashboard's tests
+    and screenshots drive it with Playwright, which downloads no browser of its own."""
+    return system_binary("chromium", package="chromium", variable="CHROMIUM_BIN")
+
+
+def wrk_binary() -> Path:
+    """WRK_BIN, else Debian's wrk (installed when missing), for `make bench`."""
+    return system_binary("wrk", package="wrk", variable="WRK_BIN")

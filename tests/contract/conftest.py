@@ -9,18 +9,8 @@ import httpx
 import psycopg
 import pytest
 
-from stack.config import StackConfig
 from stack.system import System
 from tests.contract.openapi_check import ContractChecker
-
-
-@pytest.fixture(scope="session")
-def system() -> System:
-    system = System(StackConfig.for_tests())
-    if not system.is_running():
-        pytest.exit("the test stack is not running: run the contract tests with `make test`", 2)
-    return system
-
 
 _CHECKER = ContractChecker()
 

@@ -5,7 +5,9 @@ import pytest
 from tests.contract.helpers import create_job, job_count
 
 
-@pytest.mark.parametrize("path", ["/", "/api/", "/api/nothing/", "/api/jobs", "/api/jobs/abc/"])
+@pytest.mark.parametrize(
+    "path", ["/index", "/api/", "/api/nothing/", "/api/jobs", "/api/jobs/abc/", "/assets"]
+)
 def test_unknown_paths_are_problem_404s_from_the_gateway(api, path):
     response = api.get(path)
     assert response.status_code == 404

@@ -40,6 +40,7 @@ def test_compose_style_rendering_passes_nginx_t(tmp_path):
         "GATEWAY_RATE_LIMIT": "100",
         "GATEWAY_RATE_BURST": "200",
         "GATEWAY_UPSTREAM_TIMEOUT": "30s",
+        "DASHBOARD_ROOT": "/usr/share/nginx/dashboard",
     }.items():
         template = template.replace("${" + name + "}", value)
     (tmp_path / "default.conf").write_text(template)

@@ -1,0 +1,482 @@
+// The jobs dashboard: state in the URL, data from the public API, kept current by polling
+// with conditional requests (a 304 carries no body when nothing changed).
+import { ApiProblem, ConditionalResource, newIdempotencyKey, pathOf, request } from "./api.js";
+import {
+  STATUSES,
+  clearAlert,
+  clearFieldError,
+  formatNumber,
+  problemMessage,
+  renderAppendButtons,
+  renderFacts,
+  renderHistory,
+  renderRows,
+  renderStatusOptions,
+  renderTiles,
+  showAlert,
+  showFieldError,
+  statusLabel,
+} from "./views.js";
+
+// Keyset (cursor) pages exist for these orderings only: their keys never change.
+const CURSOR_ORDERINGS = new Set(["-created_at", "created_at", "-id", "id"]);
+const ORDERINGS = new Set(["name", "current_status_timestamp", "created_at"]);
+const PAGE_SIZES = new Set([10, 20, 50, 100]);
+const MAX_OFFSET = 10000;
+const DEFAULT_POLL_MS = 5000;
+const SEARCH_DEBOUNCE_MS = 300;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  statuses: [],
+  search: "",
+  ordering: "-created_at",
+  limit: 20,
+  pagePath: null, // a next/previous link being shown; null is the first page
+  pageNumber: 1,
+  jobId: null, // the job in the panel
+};
+
+const summary = new ConditionalResource("/api/jobs/summary/");
+const list = new ConditionalResource(firstPagePath());
+let job = null; // ConditionalResource of the panel's job
+let history = null; // ConditionalResource of the first page of its history
+let olderHistoryPath = null;
+let pendingCreate = null; // {name, key}: a failed POST is retried with the same key
+let pollMs = DEFAULT_POLL_MS;
+let pollTimer = null;
+
+function firstPagePath() {
+  const params = new URLSearchParams({ limit: String(state.limit), ordering: state.ordering });
+  if (state.statuses.length) params.set("status", state.statuses.join(","));
+  if (state.search) params.set("search", state.search);
+  if (CURSOR_ORDERINGS.has(state.ordering)) params.set("pagination", "cursor");
+  return `/api/jobs/?${params}`;
+}
+
+// --- state <-> address bar -------------------------------------------------------------
+
+function readLocation() {
+  const params = new URLSearchParams(window.location.search);
+  const statuses = (params.get("status") || "").split(",").filter((s) => STATUSES.includes(s));
+  state.statuses = [...new Set(statuses)];
+  state.search = params.get("search") || "";
+  const ordering = params.get("ordering") || "-created_at";
+  if (ORDERINGS.has(ordering.replace(/^-/, ""))) state.ordering = ordering;
+  const limit = Number(params.get("limit"));
+  if (PAGE_SIZES.has(limit)) state.limit = limit;
+  const jobId = Number(params.get("job"));
+  state.jobId = Number.isInteger(jobId) && jobId > 0 ? jobId : null;
+  const poll = Number(params.get("poll"));
+  if (Number.isFinite(poll) && poll >= 250) pollMs = poll;
+}
+
+function writeLocation() {
+  const params = new URLSearchParams(window.location.search);
+  const set = (name, value, fallback) =>
+    value && value !== fallback ? params.set(name, value) : params.delete(name);
+  set("status", state.statuses.join(","), "");
+  set("search", state.search, "");
+  set("ordering", state.ordering, "-created_at");
+  set("limit", String(state.limit), "20");
+  set("job", state.jobId ? String(state.jobId) : "", "");
+  const query = params.toString();
+  window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
+}
+
+// --- the list ------------------------------------------------------------------------------
+
+function syncControls() {
+  $("search").value = state.search;
+  $("page-size").value = String(state.limit);
+  for (const box of document.querySelectorAll('#status-options input[name="status"]')) {
+    box.checked = state.statuses.includes(box.value);
+  }
+  const field = state.ordering.replace(/^-/, "");
+  for (const header of document.querySelectorAll("th[data-ordering]")) {
+    const sorted = header.dataset.ordering === field;
+    header.setAttribute(
+      "aria-sort",
+      sorted ? (state.ordering.startsWith("-") ? "descending" : "ascending") : "none",
+    );
+  }
+  const filters = [];
+  if (state.statuses.length) filters.push(state.statuses.map(statusLabel).join(" or "));
+  if (state.search) filters.push(`matching “${state.search}”`);
+  $("jobs-heading").textContent = filters.length ? `Jobs: ${filters.join(", ")}` : "All jobs";
+}
+
+/** Filters, search, sort or page size changed: back to the first page. */
+function filtersChanged() {
+  state.pagePath = null;
+  state.pageNumber = 1;
+  clearFieldError($("search"), $("search-error"));
+  list.moveTo(firstPagePath());
+  syncControls();
+  writeLocation();
+  refreshList();
+  if (summary.data) renderTiles($("tiles"), summary.data, state.statuses);
+}
+
+function goToPage(path, pageNumber) {
+  state.pagePath = path;
+  state.pageNumber = pageNumber;
+  list.moveTo(path || firstPagePath());
+  refreshList({ focusTable: true });
+}
+
+function offsetOf(path) {
+  return Number(new URLSearchParams(path.split("?")[1] || "").get("offset") || 0);
+}
+
+function renderList() {
+  const page = list.data;
+  const active = document.activeElement;
+  const focused = active?.dataset?.jobId
+    ? { jobId: active.dataset.jobId, action: active.dataset.action }
+    : null;
+  renderRows($("jobs-body"), page.results);
+  if (focused) {
+    // A poll re-rendered the rows: keep keyboard focus where it was.
+    document
+      .querySelector(`#jobs-body [data-job-id="${focused.jobId}"][data-action="${focused.action}"]`)
+      ?.focus();
+  }
+  $("empty").hidden = page.results.length > 0;
+  const next = pathOf(page.next);
+  const tooDeep = next && !CURSOR_ORDERINGS.has(state.ordering) && offsetOf(next) > MAX_OFFSET;
+  $("next-page").disabled = !next || tooDeep;
+  $("previous-page").disabled = !page.previous;
+  $("first-page").disabled = state.pageNumber === 1 && !page.previous;
+  const first = (state.pageNumber - 1) * state.limit + 1;
+  const last = first + page.results.length - 1;
+  const total = page.count_exact === false ? `over ${formatNumber(page.count)}` : formatNumber(page.count);
+  let info = page.results.length ? `${formatNumber(first)}–${formatNumber(last)} of ${total}` : `0 of ${total}`;
+  if (tooDeep) info += ". Sort by Created to page further than 10,000 jobs.";
+  $("page-info").textContent = info;
+}
+
+async function refreshList({ focusTable = false } = {}) {
+  try {
+    const changed = await list.refresh();
+    clearAlert($("list-error"));
+    if (changed) renderList();
+    if (focusTable) $("jobs-heading").focus();
+    return true;
+  } catch (problem) {
+    if (!(problem instanceof ApiProblem)) throw problem;
+    const searchErrors = problem.errors.search;
+    if (searchErrors) showFieldError($("search"), $("search-error"), searchErrors);
+    else showAlert($("list-error"), problemMessage(problem));
+    return problem.status !== 0 && problem.status < 500;
+  }
+}
+
+async function refreshSummary() {
+  try {
+    if (await summary.refresh()) renderTiles($("tiles"), summary.data, state.statuses);
+    return true;
+  } catch (problem) {
+    if (!(problem instanceof ApiProblem)) throw problem;
+    return problem.status !== 0 && problem.status < 500;
+  }
+}
+
+// --- the job panel -------------------------------------------------------------------------
+
+function openPanel(jobId, { focus = true } = {}) {
+  state.jobId = jobId;
+  job = new ConditionalResource(`/api/jobs/${jobId}/`);
+  history = new ConditionalResource(`/api/jobs/${jobId}/statuses/?pagination=cursor&limit=20`);
+  olderHistoryPath = null;
+  $("panel").hidden = false;
+  $("panel-heading").textContent = `Job ${jobId}`;
+  $("panel-facts").replaceChildren();
+  $("history").replaceChildren();
+  $("history-more").hidden = true;
+  clearAlert($("panel-error"));
+  setPanelEnabled(true);
+  writeLocation();
+  refreshPanel().then(() => {
+    if (focus) $("panel-heading").focus();
+  });
+}
+
+function closePanel() {
+  const jobId = state.jobId;
+  state.jobId = null;
+  job = history = null;
+  $("panel").hidden = true;
+  writeLocation();
+  document.querySelector(`#jobs-body [data-job-id="${jobId}"][data-action="open"]`)?.focus();
+}
+
+function setPanelEnabled(enabled) {
+  for (const button of document.querySelectorAll("#append-buttons button, #delete-job")) {
+    button.disabled = !enabled;
+  }
+}
+
+function renderJob() {
+  const data = job.data;
+  $("panel-heading").textContent = data.name;
+  renderFacts($("panel-facts"), data);
+}
+
+async function refreshPanel() {
+  if (!job) return true;
+  const current = job;
+  try {
+    const [jobChanged, historyChanged] = await Promise.all([job.refresh(), history.refresh()]);
+    if (current !== job) return true;
+    if (jobChanged) renderJob();
+    if (historyChanged) {
+      renderHistory($("history"), history.data.results);
+      olderHistoryPath = pathOf(history.data.next);
+      $("history-more").hidden = !olderHistoryPath;
+    }
+    return true;
+  } catch (problem) {
+    if (!(problem instanceof ApiProblem) || current !== job) throw problem;
+    if (problem.status === 404) {
+      showAlert($("panel-error"), "This job no longer exists: it was deleted.");
+      setPanelEnabled(false);
+      return true;
+    }
+    showAlert($("panel-error"), problemMessage(problem));
+    return problem.status !== 0 && problem.status < 500;
+  }
+}
+
+async function loadOlderHistory() {
+  if (!olderHistoryPath) return;
+  try {
+    const { data } = await request("GET", olderHistoryPath);
+    renderHistory($("history"), data.results, { append: true });
+    olderHistoryPath = pathOf(data.next);
+    $("history-more").hidden = !olderHistoryPath;
+  } catch (problem) {
+    if (!(problem instanceof ApiProblem)) throw problem;
+    showAlert($("panel-error"), problemMessage(problem));
+  }
+}
+
+async function appendStatus(statusType) {
+  if (!job?.data) return;
+  clearAlert($("panel-error"));
+  try {
+    // If-Match: only if nobody changed the job since this panel last saw it.
+    const result = await request("PATCH", job.path, {
+      body: { status_type: statusType },
+      ifMatch: job.etag,
+    });
+    job.data = result.data;
+    job.etag = result.etag;
+    renderJob();
+  } catch (problem) {
+    if (!(problem instanceof ApiProblem)) throw problem;
+    if (problem.status === 412) {
+      showAlert(
+        $("panel-error"),
+        "Someone else changed this job meanwhile. It now shows its latest state; choose again.",
+      );
+    } else if (problem.status === 404) {
+      showAlert($("panel-error"), "This job no longer exists: it was deleted.");
+      setPanelEnabled(false);
+    } else {
+      showAlert($("panel-error"), problemMessage(problem));
+    }
+  }
+  await Promise.all([refreshPanel(), refreshList(), refreshSummary()]);
+}
+
+// --- delete --------------------------------------------------------------------------------
+
+function confirmDelete(jobId, name) {
+  const dialog = $("confirm-delete");
+  $("confirm-text").textContent = `“${name}” and its whole history will be deleted. This cannot be undone.`;
+  const opener = document.activeElement;
+  dialog.returnValue = "";
+  dialog.addEventListener(
+    "close",
+    () => {
+      if (dialog.returnValue === "delete") deleteJob(jobId, name);
+      else opener?.focus();
+    },
+    { once: true },
+  );
+  dialog.showModal();
+}
+
+async function deleteJob(jobId, name) {
+  const message = $("create-message");
+  try {
+    await request("DELETE", `/api/jobs/${jobId}/`);
+    message.textContent = `Deleted “${name}”.`;
+    if (state.jobId === jobId) closePanel();
+  } catch (problem) {
+    if (!(problem instanceof ApiProblem)) throw problem;
+    const target = state.jobId === jobId ? $("panel-error") : $("list-error");
+    showAlert(target, problem.status === 404 ? `“${name}” was already deleted.` : problemMessage(problem));
+  }
+  await Promise.all([refreshList(), refreshSummary()]);
+  $("jobs-heading").focus();
+}
+
+// --- create --------------------------------------------------------------------------------
+
+async function createJob(event) {
+  event.preventDefault();
+  const input = $("create-name");
+  const message = $("create-message");
+  const name = input.value;
+  clearFieldError(input, $("create-name-error"));
+  message.textContent = "";
+  message.classList.remove("error");
+  if (!pendingCreate || pendingCreate.name !== name) {
+    pendingCreate = { name, key: newIdempotencyKey() };
+  }
+  try {
+    const { data } = await request("POST", "/api/jobs/", {
+      body: { name },
+      idempotencyKey: pendingCreate.key,
+    });
+    pendingCreate = null;
+    input.value = "";
+    message.textContent = `Created “${data.name}” (job ${data.id}).`;
+  } catch (problem) {
+    if (!(problem instanceof ApiProblem)) throw problem;
+    // A rejected body will be rejected again: the next attempt is a new request.
+    if (problem.status >= 400 && problem.status < 500 && problem.status !== 409) pendingCreate = null;
+    if (problem.errors.name) {
+      showFieldError(input, $("create-name-error"), problem.errors.name);
+      input.focus();
+    } else {
+      message.textContent = problemMessage(problem);
+      message.classList.add("error");
+    }
+    return;
+  }
+  await Promise.all([refreshList(), refreshSummary()]);
+}
+
+// --- polling -------------------------------------------------------------------------------
+
+function setConnection(ok) {
+  const text = ok ? "" : "Connection problem: showing the last data received; retrying.";
+  if ($("connection").textContent !== text) $("connection").textContent = text;
+  document.body.classList.toggle("offline", !ok);
+}
+
+async function poll() {
+  clearTimeout(pollTimer);
+  if (!document.hidden) {
+    const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel()]);
+    setConnection(results.every(Boolean));
+  }
+  pollTimer = setTimeout(poll, pollMs);
+}
+
+// --- wiring --------------------------------------------------------------------------------
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+function wire() {
+  $("create-form").addEventListener("submit", createJob);
+
+  const applySearch = () => {
+    const value = $("search").value;
+    if (value === state.search) return;
+    state.search = value;
+    filtersChanged();
+  };
+  $("search").addEventListener("input", debounce(applySearch, SEARCH_DEBOUNCE_MS));
+  $("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    applySearch();
+  });
+  $("status-options").addEventListener("change", () => {
+    state.statuses = [...document.querySelectorAll('#status-options input[name="status"]:checked')].map(
+      (box) => box.value,
+    );
+    filtersChanged();
+  });
+  $("page-size").addEventListener("change", () => {
+    state.limit = Number($("page-size").value);
+    filtersChanged();
+  });
+  $("tiles").addEventListener("click", (event) => {
+    const tile = event.target.closest("button[data-status]");
+    if (!tile) return;
+    const status = tile.dataset.status;
+    const alreadyOnly = state.statuses.length === 1 && state.statuses[0] === status;
+    state.statuses = status && !alreadyOnly ? [status] : [];
+    filtersChanged();
+  });
+  for (const header of document.querySelectorAll("th[data-ordering]")) {
+    header.querySelector("button").addEventListener("click", () => {
+      const field = header.dataset.ordering;
+      const current = state.ordering.replace(/^-/, "");
+      if (current === field) {
+        state.ordering = state.ordering.startsWith("-") ? field : `-${field}`;
+      } else {
+        state.ordering = field === "name" ? field : `-${field}`;
+      }
+      filtersChanged();
+    });
+  }
+
+  $("next-page").addEventListener("click", () => goToPage(pathOf(list.data.next), state.pageNumber + 1));
+  $("previous-page").addEventListener("click", () =>
+    goToPage(pathOf(list.data.previous), Math.max(1, state.pageNumber - 1)),
+  );
+  $("first-page").addEventListener("click", () => goToPage(null, 1));
+
+  $("jobs-body").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const jobId = Number(button.dataset.jobId);
+    if (button.dataset.action === "open") openPanel(jobId);
+    else if (button.dataset.action === "delete") {
+      const row = list.data.results.find((item) => item.id === jobId);
+      confirmDelete(jobId, row ? row.name : `job ${jobId}`);
+    }
+  });
+
+  $("panel-close").addEventListener("click", closePanel);
+  $("panel").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closePanel();
+  });
+  $("append-buttons").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-status]");
+    if (button) appendStatus(button.dataset.status);
+  });
+  $("history-more").addEventListener("click", loadOlderHistory);
+  $("delete-job").addEventListener("click", () => {
+    if (job?.data) confirmDelete(job.data.id, job.data.name);
+  });
+
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) poll();
+  });
+}
+
+function start() {
+  readLocation();
+  renderStatusOptions($("status-options"));
+  renderAppendButtons($("append-buttons"));
+  syncControls();
+  list.moveTo(firstPagePath());
+  wire();
+  if (state.jobId) openPanel(state.jobId, { focus: false });
+  poll();
+}
+
+start();

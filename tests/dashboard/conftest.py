@@ -1,0 +1,73 @@
+"""The dashboard in a real headless Chromium (Debian's, driven by Playwright) against the
+stack `make test` started: every action goes through the gateway, as a person's would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from stack.browser import launch
+from stack.system import System
+
+# The browser waits for what the page shows; polls come every half second in these tests.
+expect.set_options(timeout=10_000)
+FAST_POLL_MS = 500
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, system: System) -> Iterator[Page]:
+    """A fresh browser tab on the gateway. Any uncaught script error fails the test."""
+    context = browser.new_context(
+        base_url=system.config.gateway_url, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    yield page
+    context.close()
+    assert script_errors == []
+
+
+@pytest.fixture
+def api(system: System) -> Iterator[httpx.Client]:
+    """Another client of the same API: the other people who change jobs meanwhile."""
+    with httpx.Client(base_url=system.config.gateway_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """Names no other test uses, so a search finds exactly this test's jobs."""
+    run = uuid.uuid4().hex[:8]
+    return lambda label: f"ui-{run}-{label}"
+
+
+def open_dashboard(page: Page, **params: str | int) -> Page:
+    """Loads the dashboard with the given address-bar state; waits for tiles and table."""
+    query = urlencode({"poll": FAST_POLL_MS, **params})
+    page.goto(f"/?{query}")
+    expect(page.locator("#tiles")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#page-info")).not_to_have_text("")
+    return page
+
+
+def create_jobs(api: httpx.Client, names: list[str]) -> list[dict]:
+    jobs = []
+    for name in names:
+        response = api.post("/api/jobs/", json={"name": name})
+        assert response.status_code == 201, response.text
+        jobs.append(response.json())
+    return jobs

@@ -1,0 +1,295 @@
+"""What a person does on the dashboard, in a real browser, checked against the API."""
+
+import re
+import time
+
+from playwright.sync_api import Page, expect
+
+from tests.dashboard.conftest import create_jobs, open_dashboard
+
+
+def _names(page: Page) -> list[str]:
+    return page.locator("#jobs-body .open-job").all_inner_texts()
+
+
+def _wait_until(page: Page, condition, timeout_s: float = 10) -> None:
+    """Lets the page run (its polls) until the condition holds; fails after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        page.wait_for_timeout(100)
+
+
+def _shown(first: int, last: int, total: int) -> str:
+    """The pager's words for the rows shown, e.g. 11 to 20 of 25, with an en dash."""
+    return f"{first}\N{EN DASH}{last} of {total}"
+
+
+def _count(text: str) -> int:
+    return int(re.sub(r"\D", "", text))
+
+
+def test_tiles_show_the_summary_and_a_click_filters_by_that_status(page, api, unique_name):
+    (job,) = create_jobs(api, [unique_name("tile")])
+    api.patch(f"/api/jobs/{job['id']}/", json={"status_type": "RUNNING"})
+    open_dashboard(page)
+    summary = api.get("/api/jobs/summary/").json()
+    tiles = page.locator("#tiles .tile")
+    expect(tiles).to_have_count(5)
+    assert _count(tiles.nth(0).locator(".tile-count").inner_text()) == summary["total"]
+    for index, status in enumerate(["PENDING", "RUNNING", "COMPLETED", "FAILED"], start=1):
+        shown = _count(tiles.nth(index).locator(".tile-count").inner_text())
+        assert shown == summary["by_status"][status]
+
+    page.locator('#tiles .tile[data-status="RUNNING"]').click()
+
+    expect(page.locator('#tiles .tile[data-status="RUNNING"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(page.locator("#filter-running")).to_be_checked()
+    expect(page).to_have_url(re.compile(r"status=RUNNING"))
+    expect(page.locator("#jobs-heading")).to_have_text("Jobs: Running")
+    badges = page.locator("#jobs-body td[data-label=Status]")
+    expect(badges.first).to_have_text(re.compile("Running"))
+    assert {text.split()[-1] for text in badges.all_inner_texts()} == {"Running"}
+    # The same tile again shows every job.
+    page.locator('#tiles .tile[data-status="RUNNING"]').click()
+    expect(page.locator('#tiles .tile[data-status=""]')).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#filter-running")).not_to_be_checked()
+
+
+def test_creating_a_job_shows_it_and_creates_exactly_one(page, api, unique_name):
+    name = unique_name("created")
+    open_dashboard(page)
+    total_before = api.get("/api/jobs/summary/").json()["total"]
+
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_role("button", name="Create job").click()
+
+    expect(page.locator("#create-message")).to_have_text(re.compile(f"Created “{name}”"))
+    expect(page.locator("#jobs-body .open-job", has_text=name)).to_be_visible()
+    found = api.get("/api/jobs/", params={"search": name}).json()
+    assert [job["name"] for job in found["results"]] == [name]
+    assert found["results"][0]["current_status_type"] == "PENDING"
+    expect(page.locator('#tiles .tile[data-status=""] .tile-count')).not_to_have_text(
+        f"{total_before:,}"
+    )
+
+
+def test_an_api_validation_error_is_shown_next_to_its_field_and_nothing_is_created(page, api):
+    open_dashboard(page)
+    total_before = api.get("/api/jobs/summary/").json()["total"]
+    expected = api.post("/api/jobs/", json={"name": "   "}).json()["errors"]["name"]
+
+    name_field = page.get_by_label("Name", exact=True)
+    name_field.fill("   ")
+    page.get_by_role("button", name="Create job").click()
+
+    error = page.locator("#create-name-error")
+    expect(error).to_be_visible()
+    expect(error).to_have_text(" ".join(expected))
+    expect(name_field).to_have_attribute("aria-invalid", "true")
+    expect(name_field).to_be_focused()
+    # The message is the field's accessible description, so a screen reader says it too.
+    assert name_field.get_attribute("aria-describedby") == "create-name-error"
+    assert api.get("/api/jobs/summary/").json()["total"] == total_before
+
+    name_field.fill("fixed-name-after-error")
+    page.get_by_role("button", name="Create job").click()
+    expect(error).to_be_hidden()
+    expect(name_field).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_search_and_the_status_filter_narrow_the_table(page, api, unique_name):
+    jobs = create_jobs(api, [unique_name(f"filter-{n}") for n in range(3)])
+    api.patch(f"/api/jobs/{jobs[1]['id']}/", json={"status_type": "RUNNING"})
+    prefix = jobs[0]["name"].rsplit("-", 2)[0]
+    open_dashboard(page)
+
+    page.get_by_label("Search names").fill(prefix)
+    expect(page.locator("#jobs-body tr")).to_have_count(3)
+    expect(page.locator("#page-info")).to_have_text(_shown(1, 3, 3))
+    page.locator("label[for=filter-running]").click()
+
+    expect(page.locator("#jobs-body tr")).to_have_count(1)
+    expect(page.locator("#jobs-body .open-job")).to_have_text(jobs[1]["name"])
+    expect(page).to_have_url(re.compile(r"status=RUNNING"))
+    page.locator("label[for=filter-pending]").click()
+    expect(page.locator("#jobs-body tr")).to_have_count(3)
+
+    page.get_by_label("Search names").fill(prefix + "-nothing-has-this")
+    expect(page.locator("#empty")).to_be_visible()
+    expect(page.locator("#page-info")).to_have_text("0 of 0")
+
+
+def test_paging_walks_forward_and_back_with_cursor_links(page, api, unique_name):
+    names = [unique_name(f"page-{n:02d}") for n in range(25)]
+    create_jobs(api, names)
+    prefix = names[0].rsplit("-", 2)[0]
+    list_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: "/api/jobs/?" in request.url and list_requests.append(request.url),
+    )
+    open_dashboard(page, search=prefix, limit=10)
+
+    seen: list[str] = []
+    expect(page.locator("#page-info")).to_have_text(_shown(1, 10, 25))
+    seen += _names(page)
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#page-info")).to_have_text(_shown(11, 20, 25))
+    seen += _names(page)
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#page-info")).to_have_text(_shown(21, 25, 25))
+    seen += _names(page)
+
+    # Newest first, every job exactly once, and the last page has no Next.
+    assert seen == list(reversed(names))
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+    # Sorted by creation, pages are keyset (cursor) pages: as fast a million jobs deep.
+    assert any("pagination=cursor" in url for url in list_requests)
+    assert any("cursor=" in url for url in list_requests)
+    page.get_by_role("button", name="Previous").click()
+    expect(page.locator("#page-info")).to_have_text(_shown(11, 20, 25))
+    assert _names(page) == list(reversed(names))[10:20]
+    page.get_by_role("button", name="First page").click()
+    expect(page.locator("#page-info")).to_have_text(_shown(1, 10, 25))
+    expect(page.get_by_role("button", name="Previous")).to_be_disabled()
+
+
+def test_column_headers_sort_the_table_and_say_how(page, api, unique_name):
+    names = [unique_name(label) for label in ("banana", "apple", "cherry")]
+    create_jobs(api, names)
+    open_dashboard(page, search=names[0].rsplit("-", 1)[0])
+    expect(page.locator("#jobs-body tr")).to_have_count(3)
+    name_header = page.locator("th[data-ordering=name]")
+
+    name_header.get_by_role("button").click()
+    expect(name_header).to_have_attribute("aria-sort", "ascending")
+    expect(page.locator("#jobs-body .open-job")).to_have_text(sorted(names))
+    name_header.get_by_role("button").click()
+    expect(name_header).to_have_attribute("aria-sort", "descending")
+    expect(page.locator("#jobs-body .open-job")).to_have_text(sorted(names, reverse=True))
+    expect(page.locator("th[data-ordering=created_at]")).to_have_attribute("aria-sort", "none")
+    expect(page).to_have_url(re.compile(r"ordering=-name"))
+
+
+def test_changing_the_status_moves_the_job_and_its_history(page, api, unique_name):
+    (job,) = create_jobs(api, [unique_name("status")])
+    open_dashboard(page, search=job["name"])
+    page.locator("#jobs-body .open-job", has_text=job["name"]).click()
+    panel = page.locator("#panel")
+    expect(panel.get_by_role("heading", name=job["name"])).to_be_visible()
+    expect(panel.locator("#history li")).to_have_count(1)
+
+    panel.locator("#append-buttons").get_by_role("button", name="Running").click()
+
+    expect(panel.locator(".facts")).to_contain_text("Running")
+    expect(panel.locator("#history li")).to_have_count(2)
+    expect(panel.locator("#history li").first).to_contain_text("Running")
+    expect(panel.locator("#history li").last).to_contain_text("Pending")
+    expect(page.locator(f'#jobs-body tr[data-job-id="{job["id"]}"]')).to_contain_text("Running")
+    assert api.get(f"/api/jobs/{job['id']}/").json()["current_status_type"] == "RUNNING"
+    events = api.get(f"/api/jobs/{job['id']}/statuses/").json()["results"]
+    assert [event["status_type"] for event in events] == ["RUNNING", "PENDING"]
+
+
+def test_a_change_made_elsewhere_meanwhile_is_a_readable_412_and_nothing_is_written(
+    page, api, unique_name
+):
+    (job,) = create_jobs(api, [unique_name("stale")])
+    # Slow polls: the page must not see the other change before the click.
+    open_dashboard(page, search=job["name"], job=job["id"], poll=60_000)
+    panel = page.locator("#panel")
+    expect(panel.locator("#history li")).to_have_count(1)
+    api.patch(f"/api/jobs/{job['id']}/", json={"status_type": "FAILED"})
+
+    panel.locator("#append-buttons").get_by_role("button", name="Completed").click()
+
+    expect(panel.locator("#panel-error")).to_have_text(re.compile("Someone else changed this job"))
+    # The page then shows the latest state, and the API kept the other person's change.
+    expect(panel.locator(".facts")).to_contain_text("Failed")
+    events = api.get(f"/api/jobs/{job['id']}/statuses/").json()["results"]
+    assert [event["status_type"] for event in events] == ["FAILED", "PENDING"]
+
+
+def test_delete_asks_first_and_cancel_keeps_the_job(page, api, unique_name):
+    (job,) = create_jobs(api, [unique_name("delete")])
+    open_dashboard(page, search=job["name"])
+    row = page.locator(f'#jobs-body tr[data-job-id="{job["id"]}"]')
+    dialog = page.locator("#confirm-delete")
+
+    row.get_by_role("button", name=f"Delete {job['name']}").click()
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(job["name"])
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert api.get(f"/api/jobs/{job['id']}/").status_code == 200
+
+    row.get_by_role("button", name=f"Delete {job['name']}").click()
+    dialog.get_by_role("button", name="Delete").click()
+
+    expect(row).to_have_count(0)
+    expect(page.locator("#create-message")).to_have_text(f"Deleted “{job['name']}”.")
+    assert api.get(f"/api/jobs/{job['id']}/").status_code == 404
+
+
+def test_deleting_from_the_panel_closes_it(page, api, unique_name):
+    (job,) = create_jobs(api, [unique_name("panel-delete")])
+    open_dashboard(page, search=job["name"], job=job["id"])
+    page.locator("#delete-job").click()
+    page.locator("#confirm-delete").get_by_role("button", name="Delete").click()
+    expect(page.locator("#panel")).to_be_hidden()
+    expect(page.locator("#empty")).to_be_visible()
+    assert api.get(f"/api/jobs/{job['id']}/").status_code == 404
+
+
+def test_the_page_stays_current_by_conditional_polls(page, api, unique_name):
+    (first,) = create_jobs(api, [unique_name("live-1")])
+    prefix = first["name"].rsplit("-", 1)[0]
+    exchanges: list[tuple[str, str | None, int]] = []
+    page.on(
+        "response",
+        lambda response: (
+            response.url.count("/api/jobs/")
+            and exchanges.append(
+                (
+                    response.url,
+                    response.request.headers.get("if-none-match"),
+                    response.status,
+                )
+            )
+        ),
+    )
+    open_dashboard(page, search=prefix, job=first["id"])
+    expect(page.locator("#jobs-body tr")).to_have_count(1)
+    # Nothing changed: polls are revalidations answered 304, without a body.
+    _wait_until(page, lambda: sum(status == 304 for _, _, status in exchanges) > 3)
+    assert all(etag for _, etag, status in exchanges if status == 304)
+
+    (second,) = create_jobs(api, [unique_name("live-2")])
+    api.patch(f"/api/jobs/{first['id']}/", json={"status_type": "COMPLETED"})
+
+    # Without a reload: the new job appears, the open panel follows the change.
+    expect(page.locator("#jobs-body tr")).to_have_count(2)
+    expect(page.locator(f'#jobs-body tr[data-job-id="{second["id"]}"]')).to_be_visible()
+    expect(page.locator("#panel .facts")).to_contain_text("Completed")
+    expect(page.locator("#history li")).to_have_count(2)
+
+
+def test_a_lost_api_is_a_notice_and_the_page_recovers_by_itself(page, system, unique_name, api):
+    (job,) = create_jobs(api, [unique_name("outage")])
+    open_dashboard(page, search=job["name"])
+    notice = page.locator("#connection")
+    expect(notice).to_have_text("")
+
+    system.services["query"].stop()
+    try:
+        # The gateway answers 502 for the reads: the page keeps its data and says so.
+        expect(notice).to_have_text(re.compile("Connection problem"))
+        expect(page.locator("#jobs-body tr")).to_have_count(1)
+    finally:
+        system.services["query"].start()
+
+    expect(notice).to_have_text("")
+    expect(page.locator("#list-error")).to_be_hidden()
