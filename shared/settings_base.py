@@ -44,11 +44,14 @@ if not os.environ.get("DATABASE_URL"):
 # (CONN_HEALTH_CHECKS). Measured against psycopg's pool here: when PostgreSQL comes back
 # from an outage, a pooled worker could keep answering 503 until its pool's reconnect
 # backoff ran out, while a checked persistent connection reconnects on the very next
-# request. Connections stay bounded by workers x threads (docs/operations.md).
+# request. Connections stay bounded by workers x threads (docs/operations.md). The
+# engine is Django's PostgreSQL backend with a health check that needs no round trip
+# (shared/postgresql/base.py).
 _database = dj_database_url.parse(
     os.environ["DATABASE_URL"],
     conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "300")),
     conn_health_checks=True,
+    engine="shared.postgresql",
 )
 _database["OPTIONS"] = {
     **_database.get("OPTIONS", {}),
