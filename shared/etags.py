@@ -18,7 +18,13 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def job_etag(job: Job) -> str:
     """The strong ETag of one state of a job, quoted as the header carries it."""
-    return f'"{job.pk}-{(job.updated_at - _EPOCH) // _MICROSECOND}"'
+    return job_version_etag(job.pk, (job.updated_at - _EPOCH) // _MICROSECOND)
+
+
+def job_version_etag(job_id: int, version: int) -> str:
+    """The same ETag from a job's id and version, its `updated_at` in microseconds since
+    the epoch (what the query service reads without loading the job)."""
+    return f'"{job_id}-{version}"'
 
 
 def if_match_satisfied(header: str, current_etag: str) -> bool:

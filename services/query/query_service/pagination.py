@@ -3,7 +3,8 @@
 
 - Offsets (the default): fed with parameters the filter serializer validated, since DRF's
   own parsing falls back to the default on `limit=abc` where ours must answer 400. Offsets
-  stop at MAX_OFFSET: deeper, PostgreSQL would read and drop every skipped row.
+  stop at MAX_OFFSET: deeper, PostgreSQL would read and drop every skipped row. Links as
+  DRF's LimitOffsetPagination makes them.
 - Cursors (`pagination=cursor`, then the `next`/`previous` links): keyset pages on an
   immutable, unique order (a timestamp that never changes, then id), so page 50,000 costs
   what page 1 costs. The cursor is opaque to clients (base64url JSON).
@@ -12,68 +13,63 @@
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from query_service.selectors import JsonRows, PageWindow
 
 MAX_OFFSET = 10_000
 _INVALID_CURSOR = "Invalid cursor: use the next/previous links."
 
 
-def _page_response(count: int, count_exact: bool, next_link, previous_link, data) -> Response:  # type: ignore[no-untyped-def]
-    return Response(
-        {
-            "count": count,
-            "count_exact": count_exact,
-            "next": next_link,
-            "previous": previous_link,
-            "results": data,
-        }
+def page_body(
+    *,
+    rows: JsonRows,
+    count: int,
+    count_exact: bool,
+    next_link: str | None,
+    previous_link: str | None,
+) -> bytes:
+    """The page document, in DRF's page shape, around the rows PostgreSQL already wrote as
+    JSON (they are not parsed and written again)."""
+    head = json.dumps(
+        {"count": count, "count_exact": count_exact, "next": next_link, "previous": previous_link},
+        separators=(",", ":"),
     )
+    return f'{head[:-1]},"results":{rows.json}}}'.encode()
 
 
-class ValidatedLimitOffsetPagination(LimitOffsetPagination):
-    """DRF's limit/offset pages with validated parameters and a count given by the caller
-    (the O(1) counters), through DRF's own hooks."""
+class OffsetPages:
+    """Offset pages (the default), with DRF's `next`/`previous` links. Whether a next page
+    exists is read, not computed from `count`, which a broad search only bounds."""
 
-    def paginate(
-        self,
-        queryset: QuerySet,
-        request: Request,
-        *,
-        limit: int,
-        offset: int,
-        count: int | None = None,
-        count_exact: bool = True,
-    ) -> Sequence[Any]:
-        self._validated = {"limit": limit, "offset": offset}
-        self._given_count = count
-        self.count_exact = count_exact
-        return self.paginate_queryset(queryset, request) or []
+    def __init__(self, request: Request, *, limit: int, offset: int) -> None:
+        self.request = request
+        self.limit = limit
+        self.offset = offset
 
-    def get_limit(self, request: Request) -> int:
-        return self._validated["limit"]
+    def window(self) -> PageWindow:
+        return PageWindow(limit=self.limit, offset=self.offset)
 
-    def get_offset(self, request: Request) -> int:
-        return self._validated["offset"]
-
-    def get_count(self, queryset: QuerySet | Sequence[Any]) -> int:
-        if self._given_count is not None:
-            return self._given_count
-        return super().get_count(queryset)
-
-    def get_paginated_response(self, data: Any) -> Response:
-        return _page_response(
-            self.count or 0, self.count_exact, self.get_next_link(), self.get_previous_link(), data
-        )
+    def links(self, rows: JsonRows) -> tuple[str | None, str | None]:
+        url = replace_query_param(self.request.build_absolute_uri(), "limit", self.limit)
+        next_link = None
+        if len(rows.ids) > self.limit:
+            next_link = replace_query_param(url, "offset", self.offset + self.limit)
+        previous_link = None
+        if self.offset > 0:
+            previous_offset = self.offset - self.limit
+            previous_link = (
+                remove_query_param(url, "offset")
+                if previous_offset <= 0
+                else replace_query_param(url, "offset", previous_offset)
+            )
+        return next_link, previous_link
 
 
 @dataclass(frozen=True)
@@ -113,80 +109,60 @@ class Cursor:
         return cls(found_ordering, key, row_id, backwards)
 
 
-class KeysetPagination:
-    """Cursor pages over `(field, id)`, where `field` never changes after insert.
+class KeysetPages:
+    """Cursor pages over `(field, id)` of an order whose `field` never changes after insert.
 
-    `shape` turns the fetched rows into the API's rows; the cursor keys are read from
-    those (an id, or an RFC 3339 timestamp).
+    The cursor holds the sort key as the page's JSON shows it (an RFC 3339 timestamp or an
+    id) and the id of the row a page starts beyond.
     """
 
     def __init__(
-        self,
-        *,
-        ordering: str,
-        field: str,
-        descending: bool,
-        shape: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+        self, request: Request, *, ordering: str, field: str, limit: int, cursor: str | None
     ) -> None:
+        self.request = request
         self.ordering = ordering
         self.field = field
-        self.descending = descending
-        self.shape = shape
-
-    def _key_of(self, row: dict[str, Any]) -> str:
-        return str(row[self.field])
+        self.limit = limit
+        self.position = Cursor.decode(cursor, ordering=ordering) if cursor else None
 
     def _parse_key(self, key: str) -> Any:
         try:
             return int(key) if self.field == "id" else datetime.fromisoformat(key)
         except ValueError:
-            raise ValidationError(
-                {"cursor": ["Invalid cursor: use the next/previous links."]}
-            ) from None
+            raise ValidationError({"cursor": [_INVALID_CURSOR]}) from None
 
-    def paginate(
-        self, queryset: QuerySet, request: Request, *, limit: int, cursor: str | None
-    ) -> list[dict[str, Any]]:
-        """Rows of `queryset` (a .values() queryset, with `field` and `id`) for one page."""
-        position = Cursor.decode(cursor, ordering=self.ordering) if cursor else None
-        backwards = bool(position and position.backwards)
-        scan_descending = self.descending != backwards
-        if position is not None:
-            comparison = "<" if scan_descending else ">"
-            table = queryset.model._meta.db_table
-            column = f'"{table}"."{self.field}"'
-            queryset = queryset.extra(
-                where=[f'({column}, "{table}"."id") {comparison} (%s, %s)'],
-                params=[self._parse_key(position.key), position.id],
-            )
-        direction = "-" if scan_descending else ""
-        rows = self.shape(
-            list(queryset.order_by(f"{direction}{self.field}", f"{direction}id")[: limit + 1])
+    def window(self) -> PageWindow:
+        position = self.position
+        if position is None:
+            return PageWindow(limit=self.limit)
+        return PageWindow(
+            limit=self.limit,
+            after=(self._parse_key(position.key), position.id),
+            backwards=position.backwards,
         )
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        if backwards:
-            rows.reverse()
-        self.request = request
-        self.next_row = rows[-1] if rows and (has_more if not backwards else True) else None
-        self.previous_row = (
-            rows[0] if rows and (position is not None if not backwards else has_more) else None
-        )
-        return rows
 
-    def _link(self, row: dict[str, Any] | None, *, backwards: bool) -> str | None:
-        if row is None:
+    def links(self, rows: JsonRows) -> tuple[str | None, str | None]:
+        """Rows are read in scan order; a backwards page shows them reversed, so its last
+        row shown is the first read."""
+        shown = min(len(rows.ids), self.limit)
+        has_more = len(rows.ids) > self.limit
+        if not shown:
+            return None, None
+        if self.position is not None and self.position.backwards:
+            next_index: int | None = 0
+            previous_index = shown - 1 if has_more else None
+        else:
+            next_index = shown - 1 if has_more else None
+            previous_index = 0 if self.position is not None else None
+        return (
+            self._link(rows, next_index, backwards=False),
+            self._link(rows, previous_index, backwards=True),
+        )
+
+    def _link(self, rows: JsonRows, index: int | None, *, backwards: bool) -> str | None:
+        if index is None:
             return None
-        token = Cursor(self.ordering, self._key_of(row), row["id"], backwards).encode()
+        token = Cursor(self.ordering, rows.keys[index], rows.ids[index], backwards).encode()
         url = self.request.build_absolute_uri()
         url = remove_query_param(remove_query_param(url, "offset"), "pagination")
         return replace_query_param(url, "cursor", token)
-
-    def get_paginated_response(self, data: Any, *, count: int, count_exact: bool) -> Response:
-        return _page_response(
-            count,
-            count_exact,
-            self._link(self.next_row, backwards=False),
-            self._link(self.previous_row, backwards=True),
-            data,
-        )

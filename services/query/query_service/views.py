@@ -1,9 +1,9 @@
 import hashlib
+import json
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -12,19 +12,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from query_service import selectors
-from query_service.pagination import KeysetPagination, ValidatedLimitOffsetPagination
+from query_service.pagination import KeysetPages, OffsetPages, page_body
+from query_service.selectors import JsonRows
 from query_service.serializers import (
     JobListFilterSerializer,
     JobPageSerializer,
     JobStatusPageSerializer,
     JobSummarySerializer,
     PageParamsSerializer,
-    job_page_values,
-    job_status_page_values,
-    lean_rows,
-    query_params_data,
+    validated_query_params,
 )
-from shared.etags import if_none_match_hit, job_etag
+from shared.etags import if_none_match_hit, job_version_etag
 from shared.openapi import problem_responses
 from shared.serializers import JobOutputSerializer
 from shared.views import JsonApiView
@@ -59,33 +57,36 @@ def _versioned_etag(request: Request, version: str) -> str:
     return f'"{version}.{hashlib.sha256(asked).hexdigest()[:16]}"'
 
 
-def _page(
-    request: Request,
-    params: dict[str, Any],
-    rows: QuerySet,
-    *,
-    keyset: KeysetPagination,
-    count: int | None = None,
-    count_exact: bool = True,
-) -> Response:
-    """One page of `rows` in the mode the parameters ask for: cursor (keyset) or offsets.
+def _json(body: str | bytes, etag: str) -> HttpResponse:
+    """JSON PostgreSQL wrote, sent as it is (the DRF serializers describe its shape)."""
+    return HttpResponse(body, content_type="application/json", headers={"ETag": etag})
 
-    `count` comes from the caller when it has a cheaper one than COUNT(*) of `rows`.
-    """
+
+def _pages(request: Request, params: dict[str, Any], *, ordering: str) -> OffsetPages | KeysetPages:
+    """The page mode the parameters ask for: cursor (keyset) or offsets."""
     if params["pagination"] == "cursor":
-        page = keyset.paginate(rows, request, limit=params["limit"], cursor=params.get("cursor"))
-        total = rows.count() if count is None else count
-        return keyset.get_paginated_response(page, count=total, count_exact=count_exact)
-    offsets = ValidatedLimitOffsetPagination()
-    offset_page = offsets.paginate(
-        rows,
-        request,
-        limit=params["limit"],
-        offset=params["offset"],
+        return KeysetPages(
+            request,
+            ordering=ordering,
+            field=ordering.lstrip("-"),
+            limit=params["limit"],
+            cursor=params.get("cursor"),
+        )
+    return OffsetPages(request, limit=params["limit"], offset=params["offset"])
+
+
+def _page_response(
+    pages: OffsetPages | KeysetPages, rows: JsonRows, *, count: int, count_exact: bool, etag: str
+) -> HttpResponse:
+    next_link, previous_link = pages.links(rows)
+    body = page_body(
+        rows=rows,
         count=count,
         count_exact=count_exact,
+        next_link=next_link,
+        previous_link=previous_link,
     )
-    return offsets.get_paginated_response(lean_rows(list(offset_page)))
+    return _json(body, etag)
 
 
 class JobListApi(JsonApiView):
@@ -101,33 +102,33 @@ class JobListApi(JsonApiView):
         parameters=[JobListFilterSerializer, _IF_NONE_MATCH, _ETAG],
         responses={200: JobPageSerializer, 304: _NOT_MODIFIED, **problem_responses(400)},
     )
-    def get(self, request: Request) -> Response:
-        filters = JobListFilterSerializer(
-            data=query_params_data(request.query_params, multi_valued=("status",))
-        )
-        filters.is_valid(raise_exception=True)
-        params = filters.validated_data
-        counts = selectors.job_counts()
-        etag = _versioned_etag(request, str(counts.version))
-        if (cached := _not_modified(request, etag)) is not None:
-            return cached
+    def get(self, request: Request) -> HttpResponse:
+        params = validated_query_params(JobListFilterSerializer, request)
+        # A revalidation needs only the data version: read first, a 304 costs no page. A
+        # plain read gets the counters in the page's own statement (one round trip).
+        counts = selectors.job_counts() if "If-None-Match" in request.headers else None
+        if counts is not None:
+            etag = _versioned_etag(request, str(counts.version))
+            if (cached := _not_modified(request, etag)) is not None:
+                return cached
 
-        statuses, search, ordering = params.get("status"), params.get("search"), params["ordering"]
-        jobs = selectors.job_list(statuses=statuses, search=search or None, ordering=ordering)
-        count, exact = selectors.job_list_count(
-            statuses=statuses, search=search or None, jobs=jobs, counts=counts
-        )
-        keyset = KeysetPagination(
+        statuses, search = params.get("status"), params.get("search") or None
+        ordering = params["ordering"]
+        pages = _pages(request, params, ordering=ordering)
+        rows = selectors.job_page(
+            window=pages.window(),
+            statuses=statuses,
+            search=search,
             ordering=ordering,
-            field=ordering.lstrip("-"),
-            descending=ordering.startswith("-"),
-            shape=lean_rows,
+            with_counts=counts is None,
         )
-        response = _page(
-            request, params, job_page_values(jobs), keyset=keyset, count=count, count_exact=exact
+        counts = counts or rows.counts
+        assert counts is not None  # read before, or with the page
+        count, exact = selectors.job_list_count(
+            statuses=statuses, counts=counts, matches=rows.matches
         )
-        response["ETag"] = etag
-        return response
+        etag = _versioned_etag(request, str(counts.version))
+        return _page_response(pages, rows, count=count, count_exact=exact, etag=etag)
 
 
 class JobSummaryApi(JsonApiView):
@@ -138,13 +139,14 @@ class JobSummaryApi(JsonApiView):
         parameters=[_IF_NONE_MATCH, _ETAG],
         responses={200: JobSummarySerializer, 304: _NOT_MODIFIED, **problem_responses()},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         counts = selectors.job_counts()
         etag = f'"summary.{counts.version}"'
         if (cached := _not_modified(request, etag)) is not None:
             return cached
+        # Plain integers: json.dumps writes what JobSummarySerializer describes.
         body = {"total": counts.total, "by_status": counts.by_status}
-        return Response(JobSummarySerializer(body).data, headers={"ETag": etag})
+        return _json(json.dumps(body, separators=(",", ":")), etag)
 
 
 class JobDetailApi(JsonApiView):
@@ -158,12 +160,12 @@ class JobDetailApi(JsonApiView):
         parameters=[_IF_NONE_MATCH, _ETAG],
         responses={200: JobOutputSerializer, 304: _NOT_MODIFIED, **problem_responses(404)},
     )
-    def get(self, request: Request, job_id: int) -> Response:
-        job = selectors.job_get(job_id=job_id)
-        etag = job_etag(job)
+    def get(self, request: Request, job_id: int) -> HttpResponse:
+        body, version = selectors.job_detail(job_id=job_id)
+        etag = job_version_etag(job_id, version)
         if (cached := _not_modified(request, etag)) is not None:
             return cached
-        return Response(JobOutputSerializer(job).data, headers={"ETag": etag})
+        return _json(body, etag)
 
 
 class JobStatusListApi(JsonApiView):
@@ -181,21 +183,15 @@ class JobStatusListApi(JsonApiView):
             **problem_responses(400, 404),
         },
     )
-    def get(self, request: Request, job_id: int) -> Response:
-        page_params = PageParamsSerializer(data=query_params_data(request.query_params))
-        page_params.is_valid(raise_exception=True)
-        params = page_params.validated_data
-        job, events = selectors.job_status_list(job_id=job_id)
-        version = job_etag(job).strip('"')
-        etag = _versioned_etag(request, version)
+    def get(self, request: Request, job_id: int) -> HttpResponse:
+        params = validated_query_params(PageParamsSerializer, request)
+        version = selectors.job_version(job_id=job_id)
+        etag = _versioned_etag(request, job_version_etag(job_id, version).strip('"'))
         if (cached := _not_modified(request, etag)) is not None:
             return cached
-        keyset = KeysetPagination(
-            ordering="-timestamp", field="timestamp", descending=True, shape=lean_rows
-        )
-        response = _page(request, params, job_status_page_values(events), keyset=keyset)
-        response["ETag"] = etag
-        return response
+        pages = _pages(request, params, ordering="-timestamp")
+        rows = selectors.job_status_page(job_id=job_id, window=pages.window())
+        return _page_response(pages, rows, count=rows.total or 0, count_exact=True, etag=etag)
 
 
 @lru_cache(maxsize=1)

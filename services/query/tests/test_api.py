@@ -269,10 +269,16 @@ def test_list_etags_differ_per_query(api, make_job):
     assert api.get("/api/jobs/?limit=1")["ETag"] != api.get("/api/jobs/?limit=2")["ETag"]
 
 
-def test_the_lean_page_rows_are_exactly_what_the_drf_serializers_describe(api, make_job):
-    job = make_job("etl", "RUNNING")
-    listed = api.get("/api/jobs/").json()["results"][0]
-    assert listed == JobOutputSerializer(job).data
+def test_the_json_postgresql_writes_is_exactly_what_the_drf_serializers_describe(api, make_job):
+    job = make_job('naïve "etl" ✓', "RUNNING")
+    expected = JobOutputSerializer(job).data
+    for shown in (
+        api.get("/api/jobs/").json()["results"][0],
+        api.get(f"/api/jobs/{job.pk}/").json(),
+    ):
+        assert shown == expected
+        assert list(shown) == list(expected)  # the keys in the documented order too
     history = api.get(f"/api/jobs/{job.pk}/statuses/").json()["results"]
     events = JobStatus.objects.filter(job=job).order_by("-timestamp")
     assert history == JobStatusOutputSerializer(events, many=True).data
+    assert list(history[0]) == list(JobStatusOutputSerializer.Meta.fields)

@@ -1,60 +1,131 @@
-"""Read logic: filters, search and order of the list; one job; a job's history."""
+"""Read logic: filters, search, order and windows of the list; one job; a job's history."""
+
+import json
+from datetime import datetime
 
 import pytest
 
 from query_service import selectors
+from query_service.selectors import PageWindow
+from shared.etags import job_etag, job_version_etag
 from shared.problems import ResourceNotFound
 
 pytestmark = pytest.mark.django_db
 
-
-def names(jobs) -> list[str]:
-    return [job.name for job in jobs]
+PAGE = PageWindow(limit=20)
 
 
-def test_job_list_defaults_to_newest_first(make_job):
+def names(rows: selectors.JsonRows) -> list[str]:
+    return [job["name"] for job in json.loads(rows.json)]
+
+
+def test_job_page_defaults_to_newest_first(make_job):
     make_job("old", created=0)
     make_job("new", created=10)
-    assert names(selectors.job_list()) == ["new", "old"]
+    assert names(selectors.job_page(window=PAGE)) == ["new", "old"]
 
 
-def test_job_list_filters_by_any_of_several_current_statuses(make_job):
+def test_job_page_filters_by_any_of_several_current_statuses(make_job):
     make_job("waiting")
     make_job("running", "RUNNING")
     make_job("failed", "RUNNING", "FAILED")
-    jobs = selectors.job_list(statuses=["RUNNING", "FAILED"], ordering="name")
-    assert names(jobs) == ["failed", "running"]
+    rows = selectors.job_page(window=PAGE, statuses=["RUNNING", "FAILED"], ordering="name")
+    assert names(rows) == ["failed", "running"]
 
 
-def test_job_list_search_is_a_case_insensitive_substring_and_escapes_wildcards(make_job):
+def test_job_page_search_is_a_case_insensitive_substring_and_escapes_wildcards(make_job):
     make_job("nightly-ETL")
     make_job("etl_hourly")
     make_job("100% done")
+    make_job("back\\slash")
     make_job("other")
-    assert names(selectors.job_list(search="etl", ordering="name")) == ["etl_hourly", "nightly-ETL"]
-    assert names(selectors.job_list(search="%")) == ["100% done"]
-    assert names(selectors.job_list(search="l_h")) == ["etl_hourly"]
+    found = selectors.job_page(window=PAGE, search="etl", ordering="name")
+    assert names(found) == ["etl_hourly", "nightly-ETL"]
+    assert names(selectors.job_page(window=PAGE, search="%")) == ["100% done"]
+    assert names(selectors.job_page(window=PAGE, search="l_h")) == ["etl_hourly"]
+    assert names(selectors.job_page(window=PAGE, search="k\\s")) == ["back\\slash"]
 
 
-def test_job_list_breaks_ties_by_id_in_the_direction_of_the_order(make_job):
+def test_job_page_breaks_ties_by_id_in_the_direction_of_the_order(make_job):
     first = make_job("same", created=0)
     second = make_job("same", created=0)
-    assert [j.pk for j in selectors.job_list(ordering="name")] == [first.pk, second.pk]
-    assert [j.pk for j in selectors.job_list(ordering="-name")] == [second.pk, first.pk]
-    assert [j.pk for j in selectors.job_list(ordering="-created_at")] == [second.pk, first.pk]
+    for ordering, expected in [
+        ("name", [first.pk, second.pk]),
+        ("-name", [second.pk, first.pk]),
+        ("-created_at", [second.pk, first.pk]),
+    ]:
+        assert selectors.job_page(window=PAGE, ordering=ordering).ids == expected
 
 
-def test_job_get_of_a_missing_job_raises_not_found():
+def test_job_page_reads_one_row_more_than_it_shows_with_the_sort_keys(make_job):
+    jobs = [make_job(f"job-{n}", created=n) for n in range(3)]
+    rows = selectors.job_page(window=PageWindow(limit=2), ordering="created_at")
+    assert names(rows) == ["job-0", "job-1"]
+    assert rows.ids == [job.pk for job in jobs]
+    assert [datetime.fromisoformat(key) for key in rows.keys] == [job.created_at for job in jobs]
+
+
+def test_job_page_after_a_position_both_ways(make_job):
+    jobs = [make_job(f"job-{n}", created=n) for n in range(5)]
+    middle = (jobs[2].created_at, jobs[2].pk)
+    forward = selectors.job_page(window=PageWindow(limit=2, after=middle), ordering="created_at")
+    assert names(forward) == ["job-3", "job-4"]
+    backward = selectors.job_page(
+        window=PageWindow(limit=2, after=middle, backwards=True), ordering="created_at"
+    )
+    # Read against the order (job-1, then job-0), shown in the order's direction.
+    assert backward.ids == [jobs[1].pk, jobs[0].pk]
+    assert names(backward) == ["job-0", "job-1"]
+
+
+def test_job_page_from_an_offset(make_job):
+    for n in range(4):
+        make_job(f"job-{n}", created=n)
+    rows = selectors.job_page(window=PageWindow(limit=2, offset=1), ordering="created_at")
+    assert names(rows) == ["job-1", "job-2"]
+
+
+def test_job_page_of_nothing_is_an_empty_array(make_job):
+    rows = selectors.job_page(window=PAGE, search="nothing")
+    assert (rows.json, rows.ids, rows.keys) == ("[]", [], [])
+
+
+def test_job_detail_and_version_give_the_command_services_etag(make_job):
+    job = make_job("etl", "RUNNING")
+    body, version = selectors.job_detail(job_id=job.pk)
+    assert json.loads(body)["name"] == "etl"
+    assert job_version_etag(job.pk, version) == job_etag(job)
+    assert selectors.job_version(job_id=job.pk) == version
+
+
+@pytest.mark.parametrize("selector", [selectors.job_detail, selectors.job_version])
+def test_a_missing_job_raises_not_found(selector):
     with pytest.raises(ResourceNotFound, match="Job 5 does not exist"):
-        selectors.job_get(job_id=5)
+        selector(job_id=5)
 
 
-def test_job_status_list_is_newest_first(make_job):
+def test_job_status_page_is_newest_first_with_the_total(make_job):
     job = make_job("etl", "RUNNING", "COMPLETED")
-    _, events = selectors.job_status_list(job_id=job.pk)
-    assert [e.status_type for e in events] == ["COMPLETED", "RUNNING", "PENDING"]
+    rows = selectors.job_status_page(job_id=job.pk, window=PageWindow(limit=2))
+    assert [event["status_type"] for event in json.loads(rows.json)] == ["COMPLETED", "RUNNING"]
+    assert rows.total == 3
 
 
-def test_job_status_list_of_a_missing_job_raises_not_found():
-    with pytest.raises(ResourceNotFound):
-        selectors.job_status_list(job_id=77)
+def test_job_page_reads_the_counters_and_a_searchs_matches_in_its_own_statement(make_job):
+    make_job("etl-1")
+    make_job("etl-2", "RUNNING")
+    make_job("other")
+    rows = selectors.job_page(window=PageWindow(limit=1), search="etl", with_counts=True)
+    assert rows.counts == selectors.job_counts()
+    assert rows.matches == 2
+    assert selectors.job_list_count(statuses=None, counts=rows.counts, matches=2) == (2, True)
+    assert selectors.job_page(window=PAGE).counts is None
+
+
+def test_job_list_count_bounds_a_search_and_says_so(make_job):
+    counts = selectors.job_counts()
+    bound = selectors.SEARCH_COUNT_LIMIT
+    assert selectors.job_list_count(statuses=None, counts=counts, matches=bound + 1) == (
+        bound,
+        False,
+    )
