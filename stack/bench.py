@@ -19,9 +19,11 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -128,7 +130,7 @@ def _deep_cursor(conn: psycopg.Connection, depth: int) -> tuple[str, str, int]:
     """A next-page cursor `depth` rows into the default order, as the API would make it,
     with the key and id it holds."""
     row = conn.execute(
-        f"SELECT created_at, id FROM jobs_job {_NEWEST} OFFSET %s LIMIT 1",  # type: ignore[arg-type]
+        "SELECT created_at, id FROM jobs_job ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
         [depth],
     ).fetchone()
     if row is None:
@@ -168,18 +170,19 @@ def run_bench(system: System) -> int:
         sample = conn.execute(
             "SELECT id, updated_at FROM jobs_job WHERE id = %s", [max_id // 2]
         ).fetchone()
-    if jobs < 1000:
-        raise StackError("seed the stack first: make seed JOBS=1000000")
+        if jobs < 1000:
+            raise StackError("seed the stack first: make seed JOBS=1000000")
+        statements = _Statements(conn, _query_selectors(system.database_url("query")))
+        scenarios = _scenarios(
+            statements,
+            cursor=cursor,
+            deep_key=deep_key,
+            deep_id=deep_id,
+            etag=httpx.get(f"{system.config.gateway_url}/api/jobs/{sample[0]}/").headers["ETag"],  # type: ignore[index]
+            job_id=sample[0],  # type: ignore[index]
+        )
 
     url = system.config.gateway_url
-    etag = httpx.get(f"{url}/api/jobs/{sample[0]}/").headers["ETag"]  # type: ignore[index]
-    scenarios = _scenarios(
-        cursor=cursor,
-        deep_key=deep_key,
-        deep_id=deep_id,
-        etag=etag,
-        job_id=sample[0],  # type: ignore[index]
-    )
     env = {**os.environ, "BENCH_MAX_ID": str(max_id)}
 
     lifted = dataclasses.replace(system.config, rate_limit=1_000_000, rate_burst=1_000_000)
@@ -212,80 +215,121 @@ def run_bench(system: System) -> int:
     return 0
 
 
-_COLUMNS = "id, name, current_status_type, current_status_timestamp, created_at, updated_at"
-_PAGE = f"SELECT {_COLUMNS} FROM jobs_job"
-_NEWEST = "ORDER BY created_at DESC, id DESC"
-_COUNTERS = (
-    "SELECT sum(pending), sum(running), sum(completed), sum(failed), sum(version) "
-    "FROM jobs_counter_shard;\n"
-)
+# Stands for the random job id of the detail and history scenarios in the inlined SQL.
+_RANDOM_ID = 987_654_321_987
 
 
-def _search_sql(term: str) -> str:
-    match = f"name ILIKE '%{term}%'"
-    return (
-        _COUNTERS
-        + f"SELECT count(*) FROM (SELECT 1 FROM jobs_job WHERE {match} LIMIT 1001) t;\n"
-        + f"{_PAGE} WHERE {match} {_NEWEST} LIMIT 20;\n"
-    )
+def _query_selectors(database_url: str) -> Any:
+    """The query service's own selectors, so that pgbench runs exactly its statements."""
+    sys.path.insert(0, str(REPO_ROOT / "services" / "query"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "query_service.settings")
+    os.environ.setdefault("DATABASE_URL", database_url)
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    import django
+
+    django.setup()
+    from query_service import selectors
+
+    return selectors
+
+
+class _Statements:
+    """The query service's statements with their parameters inlined, as pgbench scripts."""
+
+    def __init__(self, conn: psycopg.Connection, selectors: Any) -> None:
+        self.cursor = psycopg.ClientCursor(conn)
+        self.selectors = selectors
+
+    def inline(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> str:
+        text = self.cursor.mogrify(sql, params) if params else sql
+        # pgbench reads `:name` as its variable, even inside a literal: the time format's
+        # colons are written as escapes there (the same string to PostgreSQL).
+        text = text.replace(
+            """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'""", """E'YYYY-MM-DD"T"HH24\\x3aMI\\x3aSS.US"Z"'"""
+        )
+        return text.replace(str(_RANDOM_ID), ":id") + ";\n"
+
+    def job_list(
+        self,
+        *,
+        search: str | None = None,
+        statuses: list[str] | None = None,
+        after: tuple[Any, int] | None = None,
+    ) -> str:
+        """A list read without If-None-Match: one statement, counters included."""
+        query = self.selectors.job_page_query(
+            window=self.selectors.PageWindow(limit=20, after=after),
+            statuses=statuses,
+            search=search,
+            ordering="-created_at",
+            with_counts=True,
+        )
+        return self.inline(query.sql, query.params)
+
+    def detail(self) -> str:
+        return self.inline(self.selectors.JOB_DETAIL_SQL, [_RANDOM_ID])
+
+    def history(self) -> str:
+        query = self.selectors.job_status_page_query(
+            job_id=_RANDOM_ID, window=self.selectors.PageWindow(limit=20)
+        )
+        return self.inline(self.selectors.JOB_VERSION_SQL, [_RANDOM_ID]) + self.inline(
+            query.sql, query.params
+        )
+
+    def summary(self) -> str:
+        return self.inline(self.selectors.COUNTS_SQL)
 
 
 def _scenarios(
-    *, cursor: str, deep_key: str, deep_id: int, etag: str, job_id: int
+    sql: _Statements, *, cursor: str, deep_key: str, deep_id: int, etag: str, job_id: int
 ) -> list[Scenario]:
     """What the dashboard does most, with the SQL the query service runs for each."""
-    by_status = f"{_PAGE} WHERE current_status_type IN %s {_NEWEST} LIMIT 20;\n"
-    deep = f"{_PAGE} WHERE (created_at, id) < ('{deep_key}', {deep_id}) {_NEWEST} LIMIT 21;\n"
-    one_job = f"\\set id random(1, :max_id)\n{_PAGE} WHERE id = :id;\n"
-    history = (
-        one_job
-        + "SELECT count(*) FROM jobs_jobstatus WHERE job_id = :id;\n"
-        + "SELECT id, status_type, timestamp FROM jobs_jobstatus WHERE job_id = :id "
-        + "ORDER BY timestamp DESC, id DESC LIMIT 20;\n"
-    )
+    random_id = "\\set id random(1, :max_id)\n"
+    deep = sql.job_list(after=(dt.datetime.fromisoformat(deep_key), deep_id))
     return [
         Scenario(
             "list, first page",
             "/api/jobs/",
-            pgbench_sql=_COUNTERS + f"{_PAGE} {_NEWEST} LIMIT 20;\n",
+            pgbench_sql=sql.job_list(),
             p99_target_ms=15,
             rps_target=1500,
         ),
         Scenario(
             "list, status=RUNNING",
             "/api/jobs/?status=RUNNING",
-            pgbench_sql=_COUNTERS + by_status % "('RUNNING')",
+            pgbench_sql=sql.job_list(statuses=["RUNNING"]),
             p99_target_ms=15,
         ),
         Scenario(
             "list, status=FAILED,PENDING",
             "/api/jobs/?status=FAILED,PENDING",
-            pgbench_sql=_COUNTERS + by_status % "('FAILED', 'PENDING')",
+            pgbench_sql=sql.job_list(statuses=["FAILED", "PENDING"]),
             p99_target_ms=15,
         ),
         Scenario(
             "list, search rare (-424242)",
             "/api/jobs/?search=-424242",
-            pgbench_sql=_search_sql("-424242"),
+            pgbench_sql=sql.job_list(search="-424242"),
             p99_target_ms=15,
         ),
         Scenario(
             "list, search common (etl)",
             "/api/jobs/?search=etl",
-            pgbench_sql=_search_sql("etl"),
+            pgbench_sql=sql.job_list(search="etl"),
             p99_target_ms=15,
         ),
         Scenario(
             "list, cursor page 900,000 deep",
             f"/api/jobs/?cursor={cursor}",
-            pgbench_sql=_COUNTERS + deep,
+            pgbench_sql=deep,
             p99_target_ms=15,
         ),
         Scenario(
             "detail (random id)",
             "/api/jobs/",
             lua="detail.lua",
-            pgbench_sql=one_job,
+            pgbench_sql=random_id + sql.detail(),
             p99_target_ms=15,
             rps_target=2000,
         ),
@@ -293,10 +337,10 @@ def _scenarios(
             "history (random id)",
             "/api/jobs/",
             lua="history.lua",
-            pgbench_sql=history,
+            pgbench_sql=random_id + sql.history(),
             p99_target_ms=15,
         ),
-        Scenario("summary", "/api/jobs/summary/", pgbench_sql=_COUNTERS),
+        Scenario("summary", "/api/jobs/summary/", pgbench_sql=sql.summary()),
         Scenario(
             "detail, 304 revalidation",
             f"/api/jobs/{job_id}/",
