@@ -36,6 +36,20 @@ def if_match_satisfied(header: str, current_etag: str) -> bool:
     return "*" in tags or current_etag in tags
 
 
+def if_match_versions(header: str, job_id: int) -> list[int] | None:
+    """The versions of one job that an If-Match header names, for a check done in SQL;
+    None for `*` (any version). Weak tags and other jobs' tags name none."""
+    tags = parse_etags(header)
+    if "*" in tags:
+        return None
+    versions = []
+    for tag in tags:
+        named_job, _, version = tag.strip('"').partition("-")
+        if tag.startswith('"') and named_job == str(job_id) and version.isdigit():
+            versions.append(int(version))
+    return versions
+
+
 def if_none_match_hit(header: str, current_etag: str) -> bool:
     """RFC 9110 If-None-Match, weak comparison: a 304 is due when any tag matches."""
     tags = parse_etags(header)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.etags import if_match_satisfied, if_none_match_hit, job_etag
+from shared.etags import if_match_satisfied, if_match_versions, if_none_match_hit, job_etag
 from shared.models import Job
 
 UPDATED = datetime(2026, 11, 28, 18, 30, 23, 601153, tzinfo=UTC)
@@ -39,3 +39,22 @@ def test_if_match(header, expected):
 )
 def test_if_none_match_compares_weakly(header, expected):
     assert if_none_match_hit(header, ETAG) is expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (ETAG, [1795890623601153]),
+        (f'"other", {ETAG}, "42-7"', [1795890623601153, 7]),
+        ("*", None),
+        ('"41-1795890623601153"', []),  # another job's tag
+        (f"W/{ETAG}", []),  # If-Match compares strongly
+        ('"42-x"', []),
+        ("garbage", []),
+    ],
+)
+def test_if_match_versions_are_what_the_sql_check_compares(header, expected):
+    assert if_match_versions(header, 42) == expected
+    # The same answer as the plain check, for the job's current version.
+    current_named = expected is None or 1795890623601153 in expected
+    assert current_named is if_match_satisfied(header, ETAG)

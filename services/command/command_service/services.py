@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from shared.enums import JobStatusType
-from shared.etags import if_match_satisfied, job_etag
+from shared.etags import if_match_satisfied, if_match_versions, job_etag
 from shared.models import IdempotencyKey, Job, JobStatus
 from shared.problems import (
     IdempotencyKeyInFlight,
@@ -21,9 +21,6 @@ from shared.problems import (
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # Expired keys deleted per keyed POST: enough to keep up, small enough to cost nothing.
 _IDEMPOTENCY_PURGE_BATCH = 100
-
-# Postgres stores microseconds: the smallest step that keeps per-job timestamps distinct.
-_TIMESTAMP_STEP = timedelta(microseconds=1)
 
 
 def _job_not_found(job_id: int) -> ResourceNotFound:
@@ -46,15 +43,6 @@ def _lock_job(job_id: int, *, if_match: str | None) -> Job:
     return job
 
 
-def _next_event_timestamp(*, previous: datetime) -> datetime:
-    """The server clock, but never at or before the job's latest event.
-
-    Two appends in the same microsecond, or a clock that steps back (NTP, another host),
-    must still leave the job's events in strictly increasing order.
-    """
-    return max(timezone.now(), previous + _TIMESTAMP_STEP)
-
-
 @transaction.atomic
 def job_create(*, name: str) -> Job:
     """Create a job together with its first event, PENDING, in one transaction."""
@@ -70,7 +58,45 @@ def job_create(*, name: str) -> Job:
     return job
 
 
-@transaction.atomic
+# Appending a status is one statement: lock the job, check If-Match, insert the event at
+# a timestamp strictly after the job's latest one, move the job's current status (the
+# counters follow in the same statement, by trigger). Through the ORM the same steps were
+# five round trips and about 4 ms of Python per request, the command side's whole cost.
+_JOB_COLUMNS = (
+    "id",
+    "name",
+    "current_status_type",
+    "current_status_timestamp",
+    "created_at",
+    "updated_at",
+)
+_APPEND_SQL = f"""
+WITH locked AS (
+    SELECT id, current_status_timestamp, updated_at,
+           (extract(epoch FROM updated_at) * 1000000)::bigint AS version
+    FROM {Job._meta.db_table} WHERE id = %(job_id)s FOR UPDATE
+), stamped AS (
+    -- The server clock, but never at or before the job's latest event: two appends in one
+    -- microsecond (PostgreSQL's resolution), or a clock that steps back (NTP, another
+    -- host), still leave the job's events in strictly increasing order.
+    SELECT id,
+           greatest(%(now)s::timestamptz, current_status_timestamp + interval '1 microsecond') AS at
+    FROM locked
+    WHERE NOT %(check)s OR version = ANY(%(versions)s::bigint[])
+), event AS (
+    INSERT INTO {JobStatus._meta.db_table} (job_id, status_type, "timestamp")
+    SELECT id, %(status_type)s, at FROM stamped
+), moved AS (
+    UPDATE {Job._meta.db_table} AS job
+    SET current_status_type = %(status_type)s, current_status_timestamp = stamped.at,
+        updated_at = stamped.at, name = coalesce(%(name)s, job.name)
+    FROM stamped WHERE job.id = stamped.id
+    RETURNING {", ".join(f"job.{column}" for column in _JOB_COLUMNS)}
+)
+SELECT (SELECT updated_at FROM locked), moved.* FROM (SELECT) AS one LEFT JOIN moved ON TRUE
+"""
+
+
 def job_status_append(
     *,
     job_id: int,
@@ -83,20 +109,32 @@ def job_status_append(
     The job row is locked first, so concurrent appends on one job serialise, their
     timestamps strictly increase, and the denormalised current status always equals the
     latest event. With `if_match` (an If-Match header), a stale ETag changes nothing.
+    One statement, so one transaction (see _APPEND_SQL).
     """
-    job = _lock_job(job_id, if_match=if_match)
-
-    timestamp = _next_event_timestamp(previous=job.current_status_timestamp)
-    JobStatus.objects.create(job=job, status_type=status_type, timestamp=timestamp)
-
-    job.current_status_type = status_type
-    job.current_status_timestamp = timestamp
-    job.updated_at = timestamp
-    update_fields = ["current_status_type", "current_status_timestamp", "updated_at"]
-    if name is not None:
-        job.name = name
-        update_fields.append("name")
-    job.save(update_fields=update_fields)
+    versions = if_match_versions(if_match, job_id) if if_match is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _APPEND_SQL,
+            {
+                "job_id": job_id,
+                "now": timezone.now(),
+                "check": versions is not None,
+                "versions": versions or [],
+                "status_type": str(status_type),
+                "name": name,
+            },
+        )
+        locked_at, *moved = cursor.fetchone()
+    if locked_at is None:
+        raise _job_not_found(job_id)
+    if moved[0] is None:
+        current = job_etag(Job(pk=job_id, updated_at=locked_at))
+        raise PreconditionFailed(
+            f"Job {job_id} has changed: its current ETag is {current}. Fetch it again and retry."
+        )
+    job = Job(**dict(zip(_JOB_COLUMNS, moved, strict=True)))
+    job._state.adding = False
+    job._state.db = connection.alias
     return job
 
 

@@ -14,7 +14,7 @@ from command_service.serializers import JobCreateInputSerializer, JobUpdateInput
 from shared.etags import job_etag
 from shared.models import Job
 from shared.openapi import problem_responses
-from shared.serializers import JobOutputSerializer
+from shared.serializers import JobOutputSerializer, job_data
 from shared.views import JsonApiView
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -106,14 +106,14 @@ class JobCreateApi(JsonApiView):
         if key is None:
             job = services.job_create(**serializer.validated_data)
             return Response(
-                JobOutputSerializer(job).data,
+                job_data(job),
                 status=status.HTTP_201_CREATED,
                 headers=_job_headers(job),
             )
         stored = services.job_create_idempotent(
             key=key,
             fingerprint=_fingerprint(request.data),
-            respond=lambda job: (JobOutputSerializer(job).data, _job_headers(job)),
+            respond=lambda job: (job_data(job), _job_headers(job)),
             **serializer.validated_data,
         )
         headers = dict(stored.headers)
@@ -142,7 +142,7 @@ class JobUpdateDeleteApi(JsonApiView):
             job_id=job_id, if_match=request.headers.get("If-Match"), **serializer.validated_data
         )
         headers = {"ETag": job_etag(job)}
-        return Response(JobOutputSerializer(job).data, headers=headers)
+        return Response(job_data(job), headers=headers)
 
     @extend_schema(
         operation_id="jobs_delete",

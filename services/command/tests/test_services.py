@@ -50,8 +50,10 @@ def test_status_append_locks_job_and_moves_current_status():
     job = services.job_create(name="nightly-etl")
     with CaptureQueriesContext(connection) as queries:
         updated = services.job_status_append(job_id=job.pk, status_type=JobStatusType.RUNNING)
-    first_statement = next(q["sql"] for q in queries if q["sql"].startswith("SELECT"))
-    assert "FOR UPDATE" in first_statement
+    # One statement: its first step locks the job row, before the event and the update.
+    (statement,) = [q["sql"] for q in queries]
+    lock = statement.index("FOR UPDATE")
+    assert lock < statement.index("INSERT INTO") < statement.index("UPDATE jobs_job")
     assert updated.current_status_type == JobStatusType.RUNNING
     assert [e.status_type for e in events_of(job)] == ["PENDING", "RUNNING"]
     assert_invariants(job.pk)
