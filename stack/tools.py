@@ -73,44 +73,48 @@ def nginx_binary() -> Path:
     return binary
 
 
-def _apt_install(package: str) -> None:
-    """Install a Debian package, when we are root on a machine with apt (as CI is)."""
+def _apt_install(*packages: str) -> None:
+    """Install Debian packages, when we are root on a machine with apt (as CI is)."""
+    names = " ".join(packages)
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise StackError(
-            f"{package} is not installed and cannot be installed from here (needs root and "
-            f"apt-get): install Debian's {package} package, or point the variable named in "
-            "the docs at the binary"
+            f"{names} is not installed and cannot be installed from here (needs root and "
+            f"apt-get): install Debian's {names}, or point the variable named in the docs "
+            "at the binary"
         )
-    print(f"  installing Debian's {package} package (not found on this machine)", flush=True)
+    print(f"  installing Debian's {names} (not found on this machine)", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
     ):
         result = subprocess.run(command, capture_output=True, text=True, env=env)
         if result.returncode != 0:
             raise StackError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
 
 
-def system_binary(name: str, *, package: str, variable: str) -> Path:
-    """The environment variable's path, else `name` on PATH, else Debian's package installed."""
+def system_binary(name: str, *, packages: tuple[str, ...], variable: str) -> Path:
+    """The environment variable's path, else `name` on PATH, else Debian's packages installed."""
     if os.environ.get(variable):
         return Path(os.environ[variable])
     found = shutil.which(name)
     if found is None:
-        _apt_install(package)
+        _apt_install(*packages)
         found = shutil.which(name)
     if found is None:
-        raise StackError(f"{package} was installed but {name} is not on PATH")
+        raise StackError(f"{' '.join(packages)} installed, but {name} is not on PATH")
     return Path(found)
 
 
 def chromium_binary() -> Path:
     """CHROMIUM_BIN, else Debian's chromium (installed when missing): the dashboard's tests
     and screenshots drive it with Playwright, which downloads no browser of its own."""
-    return system_binary("chromium", package="chromium", variable="CHROMIUM_BIN")
+    # Fonts are only recommended by the package; without one, pages render as boxes.
+    return system_binary(
+        "chromium", packages=("chromium", "fonts-liberation"), variable="CHROMIUM_BIN"
+    )
 
 
 def wrk_binary() -> Path:
     """WRK_BIN, else Debian's wrk (installed when missing), for `make bench`."""
-    return system_binary("wrk", package="wrk", variable="WRK_BIN")
+    return system_binary("wrk", packages=("wrk",), variable="WRK_BIN")
