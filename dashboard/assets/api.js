@@ -11,6 +11,11 @@ export class ApiProblem extends Error {
     this.errors = problem.errors || {};
     this.requestId = problem.request_id;
   }
+
+  /** The API could not be reached or failed itself (not a problem with the request). */
+  get isOutage() {
+    return this.status === 0 || this.status >= 500;
+  }
 }
 
 function randomKey() {

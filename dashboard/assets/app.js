@@ -169,7 +169,7 @@ async function refreshList({ focusTable = false } = {}) {
     const searchErrors = problem.errors.search;
     if (searchErrors) showFieldError($("search"), $("search-error"), searchErrors);
     else showAlert($("list-error"), problemMessage(problem));
-    return problem.status !== 0 && problem.status < 500;
+    return !problem.isOutage;
   }
 }
 
@@ -179,7 +179,7 @@ async function refreshSummary() {
     return true;
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
-    return problem.status !== 0 && problem.status < 500;
+    return !problem.isOutage;
   }
 }
 
@@ -218,6 +218,12 @@ function setPanelEnabled(enabled) {
   }
 }
 
+/** The panel's job was deleted meanwhile: say so, and offer nothing more to do with it. */
+function showJobGone() {
+  showAlert($("panel-error"), "This job no longer exists: it was deleted.");
+  setPanelEnabled(false);
+}
+
 function renderJob() {
   const data = job.data;
   $("panel-heading").textContent = data.name;
@@ -240,12 +246,11 @@ async function refreshPanel() {
   } catch (problem) {
     if (!(problem instanceof ApiProblem) || current !== job) throw problem;
     if (problem.status === 404) {
-      showAlert($("panel-error"), "This job no longer exists: it was deleted.");
-      setPanelEnabled(false);
+      showJobGone();
       return true;
     }
     showAlert($("panel-error"), problemMessage(problem));
-    return problem.status !== 0 && problem.status < 500;
+    return !problem.isOutage;
   }
 }
 
@@ -282,8 +287,7 @@ async function appendStatus(statusType) {
         "Someone else changed this job meanwhile. It now shows its latest state; choose again.",
       );
     } else if (problem.status === 404) {
-      showAlert($("panel-error"), "This job no longer exists: it was deleted.");
-      setPanelEnabled(false);
+      showJobGone();
     } else {
       showAlert($("panel-error"), problemMessage(problem));
     }

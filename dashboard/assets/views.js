@@ -176,7 +176,7 @@ export function clearAlert(node) {
 export function problemMessage(problem) {
   const reference = problem.requestId ? ` (reference ${problem.requestId})` : "";
   if (problem.status === 429) return `Too many requests; the page slows down and retries.${reference}`;
-  if (problem.status >= 500 || problem.status === 0) {
+  if (problem.isOutage) {
     return `${problem.detail || "The service is unavailable."}${reference}`;
   }
   return `${problem.detail || problem.title}${reference}`;

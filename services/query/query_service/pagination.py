@@ -116,12 +116,10 @@ class KeysetPages:
     id) and the id of the row a page starts beyond.
     """
 
-    def __init__(
-        self, request: Request, *, ordering: str, field: str, limit: int, cursor: str | None
-    ) -> None:
+    def __init__(self, request: Request, *, ordering: str, limit: int, cursor: str | None) -> None:
         self.request = request
         self.ordering = ordering
-        self.field = field
+        self.field = ordering.lstrip("-")
         self.limit = limit
         self.position = Cursor.decode(cursor, ordering=ordering) if cursor else None
 

@@ -66,11 +66,7 @@ def _pages(request: Request, params: dict[str, Any], *, ordering: str) -> Offset
     """The page mode the parameters ask for: cursor (keyset) or offsets."""
     if params["pagination"] == "cursor":
         return KeysetPages(
-            request,
-            ordering=ordering,
-            field=ordering.lstrip("-"),
-            limit=params["limit"],
-            cursor=params.get("cursor"),
+            request, ordering=ordering, limit=params["limit"], cursor=params.get("cursor")
         )
     return OffsetPages(request, limit=params["limit"], offset=params["offset"])
 
@@ -106,8 +102,9 @@ class JobListApi(JsonApiView):
         params = validated_query_params(JobListFilterSerializer, request)
         # A revalidation needs only the data version: read first, a 304 costs no page. A
         # plain read gets the counters in the page's own statement (one round trip).
-        counts = selectors.job_counts() if "If-None-Match" in request.headers else None
-        if counts is not None:
+        counts, etag = None, None
+        if "If-None-Match" in request.headers:
+            counts = selectors.job_counts()
             etag = _versioned_etag(request, str(counts.version))
             if (cached := _not_modified(request, etag)) is not None:
                 return cached
@@ -127,7 +124,7 @@ class JobListApi(JsonApiView):
         count, exact = selectors.job_list_count(
             statuses=statuses, counts=counts, matches=rows.matches
         )
-        etag = _versioned_etag(request, str(counts.version))
+        etag = etag or _versioned_etag(request, str(counts.version))
         return _page_response(pages, rows, count=count, count_exact=exact, etag=etag)
 
 
