@@ -4,6 +4,7 @@ import json
 from datetime import datetime
 
 import pytest
+from django.db import connection
 
 from query_service import selectors
 from query_service.selectors import PageWindow
@@ -129,3 +130,22 @@ def test_job_list_count_bounds_a_search_and_says_so(make_job):
         bound,
         False,
     )
+
+
+@pytest.mark.parametrize("ordering", selectors.JOB_ORDERINGS)
+@pytest.mark.parametrize("statuses", [None, ["FAILED"], ["FAILED", "PENDING"]])
+def test_every_order_of_the_list_is_read_from_an_index_without_sorting(ordering, statuses):
+    """At a million jobs a sort costs a second (measured: status time without its index,
+    1.1 s); an index in the page's order reads 21 entries. With sorting priced out,
+    PostgreSQL still sorts when no index gives the order, so the plan says which it is."""
+    query = selectors.job_page_query(
+        window=PAGE, statuses=statuses, search=None, ordering=ordering, with_counts=True
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + query.sql, query.params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "Sort" not in plan, plan
+    assert "Index Scan" in plan, plan
+
