@@ -60,6 +60,29 @@ def test_status_append_locks_job_and_moves_current_status():
 
 
 @pytest.mark.django_db
+def test_status_append_is_prepared_once_it_repeats_and_stays_correct():
+    """PostgreSQL plans the append's statement once per connection, not once per PATCH,
+    and the prepared statement still checks If-Match and moves the status."""
+    job = services.job_create(name="nightly-etl")
+    for status in ["RUNNING", "FAILED", "RUNNING", "COMPLETED", "RUNNING", "FAILED"]:
+        job = services.job_status_append(
+            job_id=job.pk, status_type=JobStatusType(status), if_match=job_etag(job)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%WITH locked AS%FOR UPDATE%"],
+        )
+        assert cursor.fetchone()[0] == 1
+    with pytest.raises(PreconditionFailed):
+        services.job_status_append(
+            job_id=job.pk, status_type=JobStatusType.RUNNING, if_match='"stale"'
+        )
+    assert [e.status_type for e in events_of(job)][-2:] == ["RUNNING", "FAILED"]
+    assert_invariants(job.pk)
+
+
+@pytest.mark.django_db
 def test_status_append_renames_the_job_when_a_name_is_given():
     job = services.job_create(name="old")
     services.job_status_append(job_id=job.pk, status_type=JobStatusType.RUNNING, name="new")

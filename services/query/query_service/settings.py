@@ -25,3 +25,4 @@ OPENAPI_DESCRIPTION_PATH = Path(__file__).resolve().parents[3] / "shared" / "ope
 # prepares each after its fifth run on a connection, and PostgreSQL stops planning it anew
 # (a list page's plan cost about as much as running it).
 DATABASES["default"]["OPTIONS"]["server_side_binding"] = True  # noqa: F405
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5  # noqa: F405

@@ -149,3 +149,16 @@ def test_every_order_of_the_list_is_read_from_an_index_without_sorting(ordering,
     assert "Sort" not in plan, plan
     assert "Index Scan" in plan, plan
 
+
+def test_the_query_service_prepares_the_statements_it_repeats(api, make_job):
+    """Planning a list page cost about as much as running it: after a few runs on a
+    connection, psycopg prepares the statement and PostgreSQL plans it no more."""
+    make_job("etl")
+    for _ in range(6):
+        assert api.get("/api/jobs/").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%row_to_json%FROM jobs_job%"],
+        )
+        assert cursor.fetchone()[0] == 1
