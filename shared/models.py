@@ -43,12 +43,16 @@ class Job(models.Model):
                 fields=["current_status_timestamp", "id"], name="jobs_job_status_time_id_idx"
             ),
             # `search` is ILIKE '%term%': a trigram index finds rare terms without a scan.
-            # fastupdate off: with it, writes pile up in a pending list that every search
-            # then reads (a rare term went from 1 ms to 13 ms after a write benchmark).
+            # Every status append adds each trigram of the name to it again (the update is
+            # never HOT); a small pending list takes those writes in batches (PATCH about
+            # 15-25% faster than with fastupdate off) and bounds what a search must read
+            # besides the index (128 kB: no measurable cost; the default 4 MB made a rare
+            # term 2.5 -> 9.6 ms after a write benchmark).
             GinIndex(
                 fields=["name"],
                 opclasses=["gin_trgm_ops"],
-                fastupdate=False,
+                fastupdate=True,
+                gin_pending_list_limit=128,
                 name="jobs_job_name_trgm_idx",
             ),
         ]
