@@ -3,6 +3,9 @@ same reads measured in PostgreSQL alone with pgbench (the ceiling). Prints a mar
 table and writes it, with a description of the machine, to docs/benchmarks.md.
 
 Each scenario: wrk, 2 threads, 8 connections, 10 s (BENCH_SECONDS), after a 2 s warm-up.
+During each wrk run the CPU time of each part of the stack is read from /proc, and a
+second table gives it per request: the two cores are shared by all parts, so that sum
+is what bounds the requests per second.
 The gateway's per-client rate limit would throttle wrk (one client), so the bench puts a
 gateway with the limit lifted in front of the same services for its duration and restores
 the configured one afterwards.
@@ -57,6 +60,68 @@ class Measured:
     p99_ms: float
     errors: int
     ceiling_tps: float | None
+    cpu: CpuShare | None = None
+
+
+@dataclass
+class CpuShare:
+    """Where the machine's CPU went during one wrk run: milliseconds per request of each
+    part of the stack (user + system time, from /proc), and how busy the machine was."""
+
+    ms_per_request: dict[str, float]
+    busy: float  # of all cores, 0 to 1
+
+
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 10.0
+
+
+class CpuMeter:
+    """CPU time of the stack's processes, grouped: each gunicorn (master and workers),
+    PostgreSQL (postmaster and backends), the gateway (nginx master and workers)."""
+
+    def __init__(self, roots: dict[str, int | None]) -> None:
+        self.roots = {name: pid for name, pid in roots.items() if pid}
+
+    @staticmethod
+    def _processes() -> dict[int, tuple[int, int]]:
+        """pid -> (parent pid, user + system ticks) of every process."""
+        found = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                found[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+            except (OSError, IndexError, ValueError):
+                continue
+        return found
+
+    @staticmethod
+    def _machine_ticks() -> tuple[int, int]:
+        """(busy, total) ticks of all cores since boot."""
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + values[4]  # idle and iowait
+        return sum(values[:8]) - idle, sum(values[:8])
+
+    def snapshot(self) -> tuple[dict[str, int], tuple[int, int]]:
+        processes = self._processes()
+        ticks = dict.fromkeys(self.roots, 0)
+        for pid, (parent, used) in processes.items():
+            for name, root in self.roots.items():
+                if root in (pid, parent):
+                    ticks[name] += used
+        return ticks, self._machine_ticks()
+
+    def share(self, before: Any, after: Any, requests: float) -> CpuShare | None:
+        (ticks_before, (busy_before, total_before)) = before
+        (ticks_after, (busy_after, total_after)) = after
+        if requests <= 0 or total_after <= total_before:
+            return None
+        return CpuShare(
+            ms_per_request={
+                name: (ticks_after[name] - ticks_before.get(name, 0)) * _TICK_MS / requests
+                for name in ticks_after
+            },
+            busy=(busy_after - busy_before) / (total_after - total_before),
+        )
 
 
 def _ms(value: str) -> float:
@@ -64,7 +129,9 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _wrk(url: str, scenario: Scenario, env: dict[str, str]) -> tuple[float, float, float, int]:
+def _wrk(
+    url: str, scenario: Scenario, env: dict[str, str], meter: CpuMeter
+) -> tuple[float, float, float, int, CpuShare | None]:
     args = [str(wrk_binary()), "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
     for name, value in scenario.headers.items():
         args += ["-H", f"{name}: {value}"]
@@ -72,10 +139,13 @@ def _wrk(url: str, scenario: Scenario, env: dict[str, str]) -> tuple[float, floa
         args += ["-s", str(SCRIPTS / scenario.lua)]
     warmup = [*args[:3], "-d2s", *args[4:]]
     subprocess.run([*warmup, url + scenario.path], capture_output=True, env=env, check=True)
+    before = meter.snapshot()
     out = subprocess.run(
         [*args, url + scenario.path], capture_output=True, text=True, env=env, check=True
     ).stdout
+    after = meter.snapshot()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
@@ -85,7 +155,7 @@ def _wrk(url: str, scenario: Scenario, env: dict[str, str]) -> tuple[float, floa
     failed = int(errors.group(1)) if errors else 0
     if socket_errors:
         failed += sum(int(n) for n in socket_errors.groups())
-    return rps, p50, p99, failed
+    return rps, p50, p99, failed, meter.share(before, after, requests)
 
 
 def _pgbench(database_url: str, sql: str, variables: dict[str, str]) -> float | None:
@@ -124,6 +194,14 @@ def _worker_rss_mb(system: System) -> dict[str, list[float]]:
                 continue
         result[name] = sorted(sizes)
     return result
+
+
+def _postmaster_pid(system: System) -> int | None:
+    """postmaster.pid's first line is the server's pid."""
+    try:
+        return int((system.postgres.data / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
 
 
 def _deep_cursor(conn: psycopg.Connection, depth: int) -> tuple[str, str, int]:
@@ -191,9 +269,17 @@ def run_bench(system: System) -> int:
     bench_gateway.start()
     rows = []
     try:
+        meter = CpuMeter(
+            {
+                "query": read_pid(system.services["query"].pid_file),
+                "command": read_pid(system.services["command"].pid_file),
+                "PostgreSQL": _postmaster_pid(system),
+                "gateway": read_pid(bench_gateway.pid_file),
+            }
+        )
         for scenario in scenarios:
             print(f"  {scenario.name} ...", flush=True)
-            rps, p50, p99, errors = _wrk(url, scenario, env)
+            rps, p50, p99, errors, cpu = _wrk(url, scenario, env, meter)
             ceiling = (
                 _pgbench(
                     system.database_url("query"),
@@ -203,7 +289,7 @@ def run_bench(system: System) -> int:
                 if scenario.pgbench_sql
                 else None
             )
-            rows.append((scenario, Measured(rps, p50, p99, errors, ceiling)))
+            rows.append((scenario, Measured(rps, p50, p99, errors, ceiling, cpu)))
     finally:
         bench_gateway.stop()
         system.gateway.start()
@@ -351,6 +437,31 @@ def _scenarios(
     ]
 
 
+def _cpu_table(rows) -> list[str]:  # type: ignore[no-untyped-def]
+    """Where each request's CPU went in the same wrk runs: the machine's two cores are
+    shared by all of these, so their sum per request bounds the requests per second."""
+    measured = [(scenario, m.cpu) for scenario, m in rows if m.cpu]
+    if not measured:
+        return []
+    parts = list(measured[0][1].ms_per_request)
+    lines = [
+        "",
+        "CPU per request during the same runs, in ms (user + system time of each part's "
+        "processes; the rest of the machine's busy time is wrk and the kernel's share of "
+        "loopback networking):",
+        "",
+        f"| scenario | {' | '.join(parts)} | sum | machine busy |",
+        f"|---|{'---:|' * (len(parts) + 2)}",
+    ]
+    for scenario, cpu in measured:
+        values = [cpu.ms_per_request[part] for part in parts]
+        lines.append(
+            f"| {scenario.name} | {' | '.join(f'{v:.2f}' for v in values)} | "
+            f"{sum(values):.2f} | {cpu.busy:.0%} |"
+        )
+    return lines
+
+
 def _report(rows, rss, *, jobs: int, events: int, pg_version: str) -> str:  # type: ignore[no-untyped-def]
     lines = [
         "# Benchmarks",
@@ -381,6 +492,7 @@ def _report(rows, rss, *, jobs: int, events: int, pg_version: str) -> str:  # ty
             f"| {scenario.name} | {m.rps:,.0f} | {m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.errors} | "
             f"{ceiling} | {ratio} | {'; '.join(targets) or '-'} |"
         )
+    lines += _cpu_table(rows)
     lines += [
         "",
         "Resident memory of each gunicorn worker after the run (target: under 150 MB):",
