@@ -72,7 +72,19 @@ class CpuShare:
     busy: float  # of all cores, 0 to 1
 
 
-_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 10.0
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, user + system CPU ticks) of every process, from /proc."""
+    found: dict[int, tuple[int, int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            found[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 class CpuMeter:
@@ -83,18 +95,6 @@ class CpuMeter:
         self.roots = {name: pid for name, pid in roots.items() if pid}
 
     @staticmethod
-    def _processes() -> dict[int, tuple[int, int]]:
-        """pid -> (parent pid, user + system ticks) of every process."""
-        found = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                found[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-            except (OSError, IndexError, ValueError):
-                continue
-        return found
-
-    @staticmethod
     def _machine_ticks() -> tuple[int, int]:
         """(busy, total) ticks of all cores since boot."""
         values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -102,9 +102,8 @@ class CpuMeter:
         return sum(values[:8]) - idle, sum(values[:8])
 
     def snapshot(self) -> tuple[dict[str, int], tuple[int, int]]:
-        processes = self._processes()
         ticks = dict.fromkeys(self.roots, 0)
-        for pid, (parent, used) in processes.items():
+        for pid, (parent, used) in _process_table().items():
             for name, root in self.roots.items():
                 if root in (pid, parent):
                     ticks[name] += used
@@ -180,18 +179,19 @@ def _pgbench(database_url: str, sql: str, variables: dict[str, str]) -> float | 
 def _worker_rss_mb(system: System) -> dict[str, list[float]]:
     """Resident memory of each gunicorn worker (children of each master)."""
     result: dict[str, list[float]] = {}
+    processes = _process_table()
     for name, service in system.services.items():
         master = read_pid(service.pid_file)
         sizes = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == master:
-                    status = (stat.parent / "status").read_text()
-                    kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-                    sizes.append(round(kb / 1024, 1))
-            except (OSError, IndexError, ValueError, AttributeError):
+        for pid, (parent, _) in processes.items():
+            if parent != master:
                 continue
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+            except (OSError, AttributeError):
+                continue
+            sizes.append(round(kb / 1024, 1))
         result[name] = sorted(sizes)
     return result
 
