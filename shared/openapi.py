@@ -20,7 +20,8 @@ _DESCRIPTIONS = {
     431: "The request headers are too large (gateway).",
     500: "Unexpected error (logged with the request id).",
     502: "The service behind the gateway is unreachable.",
-    503: "The database or the service is unavailable; retry shortly.",
+    503: "The database or the service is unavailable; retry shortly. Or, with the type "
+    "`query-timeout`, a read took too long and was stopped: narrow it (no Retry-After).",
     504: "The service behind the gateway took too long.",
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from psycopg.errors import QueryCanceled
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -76,6 +77,7 @@ VALIDATION_ERROR = ("validation-error", "Invalid request")
 IDEMPOTENCY_IN_FLIGHT = ("idempotency-key-in-flight", "Request in progress")
 IDEMPOTENCY_REUSED = ("idempotency-key-reused", "Idempotency key reused")
 MALFORMED_BODY = ("malformed-body", "Malformed request body")
+QUERY_TIMEOUT = ("query-timeout", "Query took too long")
 
 
 def problem_body(
@@ -198,6 +200,20 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         )
     elif isinstance(exc, PermissionDenied):
         body = problem_body(status_code=403, detail="Forbidden.", request=django_request)
+    elif isinstance(exc, OperationalError) and isinstance(exc.__cause__, QueryCanceled):
+        # The statement timeout of the read side: the database is fine, this read is not.
+        # No Retry-After: the same request would take as long again.
+        logger.warning("read cancelled by the statement timeout")
+        body = problem_body(
+            status_code=503,
+            detail=(
+                "This read took too long and was stopped. Search terms of three or more "
+                "characters use the search index; a shorter one that matches few jobs has "
+                "to read every job. Narrow the request and try again."
+            ),
+            request=django_request,
+            problem=QUERY_TIMEOUT,
+        )
     elif isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         headers["Retry-After"] = "1"

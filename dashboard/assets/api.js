@@ -12,8 +12,11 @@ export class ApiProblem extends Error {
     this.requestId = problem.request_id;
   }
 
-  /** The API could not be reached or failed itself (not a problem with the request). */
+  /** The API could not be reached or failed itself (not a problem with the request). A
+   * read the database stopped for taking too long is about the request: it says what to
+   * change, and the service is fine. */
   get isOutage() {
+    if (this.type === "https://jobs.example/problems/query-timeout") return false;
     return this.status === 0 || this.status >= 500;
   }
 }

@@ -1,5 +1,6 @@
 """Settings of the query service: the shared base plus what only the read side has."""
 
+import os
 from pathlib import Path
 
 from shared.settings_base import *  # noqa: F403
@@ -26,3 +27,14 @@ OPENAPI_DESCRIPTION_PATH = Path(__file__).resolve().parents[3] / "shared" / "ope
 # (a list page's plan cost about as much as running it).
 DATABASES["default"]["OPTIONS"]["server_side_binding"] = True  # noqa: F405
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5  # noqa: F405
+
+# A read may run this long in PostgreSQL, then it is cancelled and answered with a
+# `query-timeout` problem (shared/problems.py). Every read of the API takes milliseconds
+# at a million jobs except a rare search term of one or two characters, which the trigram
+# index cannot serve: it reads every job (up to 4 s measured), holding a worker thread and
+# a database backend meanwhile. Migrations run with the command service's settings, so
+# they are not bounded by this.
+DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "2000"))
+DATABASES["default"]["OPTIONS"]["options"] = (  # noqa: F405
+    f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+)

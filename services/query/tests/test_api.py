@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from query_service import selectors
 from shared.models import Job, JobStatus
@@ -282,3 +283,30 @@ def test_the_json_postgresql_writes_is_exactly_what_the_drf_serializers_describe
     events = JobStatus.objects.filter(job=job).order_by("-timestamp")
     assert history == JobStatusOutputSerializer(events, many=True).data
     assert list(history[0]) == list(JobStatusOutputSerializer.Meta.fields)
+
+
+def test_every_read_runs_under_the_statement_timeout():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "2s"
+
+
+def test_a_read_the_timeout_cancels_is_a_query_timeout_problem_not_an_outage(api):
+    """A rare two-letter term reads every job; past the timeout it is stopped and the
+    client is told what to change. Not `service-unavailable` with a Retry-After: the
+    database is fine, and the same request would take as long again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO jobs_job (name, created_at, updated_at, current_status_type, "
+            "current_status_timestamp) SELECT 'job-' || g, now(), now(), 'PENDING', now() "
+            "FROM generate_series(1, 20000) AS g"
+        )
+        # Scanning 20,000 names takes far longer than this; the real bound is 2 s.
+        cursor.execute("SET LOCAL statement_timeout = '1ms'")
+    response = api.get("/api/jobs/", {"search": "zq"})
+    assert response.status_code == 503
+    assert response["Content-Type"] == PROBLEM
+    assert "Retry-After" not in response
+    problem = response.json()
+    assert problem["type"] == "https://jobs.example/problems/query-timeout"
+    assert "three or more characters" in problem["detail"]
