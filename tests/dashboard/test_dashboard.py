@@ -203,6 +203,9 @@ def test_a_change_made_elsewhere_meanwhile_is_a_readable_412_and_nothing_is_writ
     open_dashboard(page, search=job["name"], job=job["id"], poll=60_000)
     panel = page.locator("#panel")
     expect(panel.locator("#history li")).to_have_count(1)
+    # The first poll also reads the job; on a busy machine it could still be on its way
+    # and bring the other change with it (then the page's change is not stale at all).
+    page.wait_for_load_state("networkidle")
     api.patch(f"/api/jobs/{job['id']}/", json={"status_type": "FAILED"})
 
     panel.locator("#append-buttons").get_by_role("button", name="Completed").click()
