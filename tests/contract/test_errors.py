@@ -31,8 +31,25 @@ def test_methods_a_path_does_not_serve_get_405_with_allow(api, method, path, all
     assert response.headers["Allow"] == allow
 
 
-def test_allow_appears_only_on_405s(api):
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/jobs/", "GET, HEAD, POST, OPTIONS"),
+        ("/api/jobs/1/", "GET, HEAD, PATCH, DELETE, OPTIONS"),
+        ("/api/jobs/1/statuses/", "GET, HEAD, OPTIONS"),
+        ("/api/jobs/summary/", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_options_names_every_method_of_the_path_both_services_together(raw_api, path, allow):
+    # raw_api: OPTIONS is HTTP's own, not an operation of the OpenAPI description.
+    response = raw_api.options(path)
+    assert (response.status_code, response.content) == (204, b"")
+    assert response.headers["Allow"] == allow
+
+
+def test_allow_appears_only_on_405s_and_options(api):
     assert "Allow" not in api.get("/api/jobs/").headers
+    assert "Allow" not in api.post("/api/jobs/", json={"name": "no allow"}).headers
 
 
 def test_an_oversized_body_is_a_413_from_the_gateway_and_writes_nothing(api, admin_db):
