@@ -2,7 +2,10 @@
 same reads measured in PostgreSQL alone with pgbench (the ceiling). Prints a markdown
 table and writes it, with a description of the machine, to docs/benchmarks.md.
 
-Each scenario: wrk, 2 threads, 8 connections, 10 s (BENCH_SECONDS), after a 2 s warm-up.
+Each scenario: wrk, 2 threads, 8 connections, 5 s (BENCH_SECONDS), in 3 rounds
+(BENCH_ROUNDS) that each run every scenario once, so that a slow minute of a shared
+machine does not land on one scenario alone; the table gives the median round of each
+and the range of all its rounds. The first round warms each scenario up for 2 s.
 During each wrk run the CPU time of each part of the stack is read from /proc, and a
 second table gives it per request: the two cores are shared by all parts, so that sum
 is what bounds the requests per second.
@@ -36,7 +39,8 @@ from stack.processes import Gateway, read_pid
 from stack.system import System
 from stack.tools import StackError, nginx_binary, postgres_bindir, wrk_binary
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = 8
 RESULTS_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 SCRIPTS = Path(__file__).parent / "bench_scripts"
@@ -61,6 +65,7 @@ class Measured:
     errors: int
     ceiling_tps: float | None
     cpu: CpuShare | None = None
+    rps_range: tuple[float, float] | None = None  # lowest and highest of the rounds
 
 
 @dataclass
@@ -129,15 +134,16 @@ def _ms(value: str) -> float:
 
 
 def _wrk(
-    url: str, scenario: Scenario, env: dict[str, str], meter: CpuMeter
-) -> tuple[float, float, float, int, CpuShare | None]:
+    url: str, scenario: Scenario, env: dict[str, str], meter: CpuMeter, *, warm_up: bool
+) -> Measured:
     args = [str(wrk_binary()), "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
     for name, value in scenario.headers.items():
         args += ["-H", f"{name}: {value}"]
     if scenario.lua:
         args += ["-s", str(SCRIPTS / scenario.lua)]
-    warmup = [*args[:3], "-d2s", *args[4:]]
-    subprocess.run([*warmup, url + scenario.path], capture_output=True, env=env, check=True)
+    if warm_up:
+        warmup = [*args[:3], "-d2s", *args[4:]]
+        subprocess.run([*warmup, url + scenario.path], capture_output=True, env=env, check=True)
     before = meter.snapshot()
     out = subprocess.run(
         [*args, url + scenario.path], capture_output=True, text=True, env=env, check=True
@@ -154,7 +160,7 @@ def _wrk(
     failed = int(errors.group(1)) if errors else 0
     if socket_errors:
         failed += sum(int(n) for n in socket_errors.groups())
-    return rps, p50, p99, failed, meter.share(before, after, requests)
+    return Measured(rps, p50, p99, failed, None, meter.share(before, after, requests))
 
 
 def _pgbench(database_url: str, sql: str, variables: dict[str, str]) -> float | None:
@@ -277,19 +283,23 @@ def run_bench(system: System) -> int:
                 "gateway": read_pid(bench_gateway.pid_file),
             }
         )
-        for scenario in scenarios:
-            print(f"  {scenario.name} ...", flush=True)
-            rps, p50, p99, errors, cpu = _wrk(url, scenario, env, meter)
-            ceiling = (
-                _pgbench(
+        rounds: list[list[Measured]] = [[] for _ in scenarios]
+        for number in range(1, ROUNDS + 1):
+            for scenario, runs in zip(scenarios, rounds, strict=True):
+                print(f"  round {number}/{ROUNDS}: {scenario.name} ...", flush=True)
+                runs.append(_wrk(url, scenario, env, meter, warm_up=number == 1))
+        for scenario, runs in zip(scenarios, rounds, strict=True):
+            print(f"  ceiling: {scenario.name} ...", flush=True)
+            median = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+            median.errors = sum(run.errors for run in runs)
+            median.rps_range = (min(run.rps for run in runs), max(run.rps for run in runs))
+            if scenario.pgbench_sql:
+                median.ceiling_tps = _pgbench(
                     system.database_url("query"),
                     scenario.pgbench_sql,
                     {"max_id": str(max_id), "cursor_at": str(depth)},
                 )
-                if scenario.pgbench_sql
-                else None
-            )
-            rows.append((scenario, Measured(rps, p50, p99, errors, ceiling, cpu)))
+            rows.append((scenario, median))
     finally:
         bench_gateway.stop()
         system.gateway.start()
@@ -446,7 +456,7 @@ def _cpu_table(rows) -> list[str]:  # type: ignore[no-untyped-def]
     parts = list(measured[0][1].ms_per_request)
     lines = [
         "",
-        "CPU per request during the same runs, in ms (user + system time of each part's "
+        "CPU per request in the same median rounds, in ms (user + system time of each part's "
         "processes; the rest of the machine's busy time is wrk and the kernel's share of "
         "loopback networking):",
         "",
@@ -468,15 +478,18 @@ def _report(rows, rss, *, jobs: int, events: int, pg_version: str) -> str:  # ty
         "",
         f"Measured by `make bench` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, against the "
         f"stack of `make up` seeded with `make seed`: {jobs:,} jobs, {events:,} events.",
-        f"wrk through the gateway, {CONNECTIONS} connections, 2 threads, {SECONDS} s per row "
-        "after a 2 s warm-up; the ceiling is pgbench running the same SQL in PostgreSQL "
+        f"wrk through the gateway, {CONNECTIONS} connections, 2 threads, {SECONDS} s per run, "
+        f"{ROUNDS} rounds of every scenario: each row is the scenario's median round (errors: "
+        "all rounds; range: the lowest and highest req/s of its rounds). The ceiling is "
+        "pgbench running the same SQL in PostgreSQL "
         f"{pg_version} alone (prepared, {CONNECTIONS} clients), as the query role.",
         "",
         *_machine(),
         "- Everything on this one machine: wrk, nginx, both gunicorns, PostgreSQL.",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | errors | ceiling (pgbench tps) | ratio | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| scenario | req/s | range | p50 ms | p99 ms | errors | ceiling (pgbench tps) | ratio "
+        "| target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for scenario, m in rows:
         targets = []
@@ -488,9 +501,10 @@ def _report(rows, rss, *, jobs: int, events: int, pg_version: str) -> str:  # ty
             targets.append(f"{verdict} p99 < {scenario.p99_target_ms:.0f} ms")
         ceiling = f"{m.ceiling_tps:,.0f}" if m.ceiling_tps else "-"
         ratio = f"{m.rps / m.ceiling_tps:.2f}" if m.ceiling_tps else "-"
+        spread = f"{m.rps_range[0]:,.0f}-{m.rps_range[1]:,.0f}" if m.rps_range else "-"
         lines.append(
-            f"| {scenario.name} | {m.rps:,.0f} | {m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.errors} | "
-            f"{ceiling} | {ratio} | {'; '.join(targets) or '-'} |"
+            f"| {scenario.name} | {m.rps:,.0f} | {spread} | {m.p50_ms:.2f} | {m.p99_ms:.2f} | "
+            f"{m.errors} | {ceiling} | {ratio} | {'; '.join(targets) or '-'} |"
         )
     lines += _cpu_table(rows)
     lines += [
