@@ -366,12 +366,11 @@ class _Statements:
         return self.inline(self.selectors.JOB_DETAIL_SQL, [_RANDOM_ID])
 
     def history(self) -> str:
+        """A history read without If-None-Match: one statement, the job's version included."""
         query = self.selectors.job_status_page_query(
-            job_id=_RANDOM_ID, window=self.selectors.PageWindow(limit=20)
+            job_id=_RANDOM_ID, window=self.selectors.PageWindow(limit=20), with_version=True
         )
-        return self.inline(self.selectors.JOB_VERSION_SQL, [_RANDOM_ID]) + self.inline(
-            query.sql, query.params
-        )
+        return self.inline(query.sql, query.params)
 
     def summary(self) -> str:
         return self.inline(self.selectors.COUNTS_SQL)

@@ -54,7 +54,8 @@ class JsonRows:
     `keys` and `ids` are the sort key (as the JSON shows it) and id of every row read, in
     reading order: one more than the page holds when there are more rows beyond it. The
     counts read in the same statement (one snapshot, one round trip) come along: `counts`
-    (the counters), `matches` (a search's, bounded), `total` (a history's).
+    (the counters), `matches` (a search's, bounded), `total` (a history's), and `version`
+    (a history's job's, for its ETag).
     """
 
     json: str
@@ -63,6 +64,7 @@ class JsonRows:
     counts: "JobCounts | None" = None
     matches: int | None = None
     total: int | None = None
+    version: int | None = None
 
 
 # Timestamps are formatted by PostgreSQL as the API shows them (RFC 3339, UTC, microseconds):
@@ -255,28 +257,36 @@ def job_version(*, job_id: int) -> int:
     """A job's version (updated_at in microseconds); `ResourceNotFound` when it does not
     exist. Every change of a job moves it, events included: it versions the history too."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_VERSION} FROM {Job._meta.db_table} AS j WHERE j.id = %s", [job_id]
-        )
+        cursor.execute(JOB_VERSION_SQL, [job_id])
         found = cursor.fetchone()
     if found is None:
         raise ResourceNotFound(f"Job {job_id} does not exist.")
     return found[0]
 
 
-def job_status_page(*, job_id: int, window: PageWindow) -> JsonRows:
+def job_status_page(*, job_id: int, window: PageWindow, with_version: bool = False) -> JsonRows:
     """A page of a job's status events, newest first, as the API's JSON, with how many
-    events the job has in all.
+    events the job has in all; with `with_version`, the job's version too, in the same
+    statement, and `ResourceNotFound` when the job does not exist.
 
-    The caller has checked that the job exists (job_version): a job always has its PENDING
-    event, so an empty history can only mean the job is gone, which is a 404, not [].
+    Without it, the caller has checked that the job exists (job_version): a job always has
+    its PENDING event, so an empty history can only mean the job is gone, a 404, not [].
     """
-    return _fetch_rows(job_status_page_query(job_id=job_id, window=window))
+    query = job_status_page_query(job_id=job_id, window=window, with_version=with_version)
+    rows = _fetch_rows(query)
+    if with_version and rows.version is None:
+        raise ResourceNotFound(f"Job {job_id} does not exist.")
+    return rows
 
 
-def job_status_page_query(*, job_id: int, window: PageWindow) -> PageQuery:
+def job_status_page_query(
+    *, job_id: int, window: PageWindow, with_version: bool = False
+) -> PageQuery:
     """The statement job_status_page runs (also what `make bench` gives pgbench)."""
     table = JobStatus._meta.db_table
+    extras = [_Extra("total", f"SELECT count(*) FROM {table} WHERE job_id = %s", (job_id,))]
+    if with_version:
+        extras.append(_Extra("version", JOB_VERSION_SQL, (job_id,)))
     return _page_sql(
         source=f"{table} AS e",
         columns=_JOB_STATUS_COLUMNS,
@@ -286,7 +296,7 @@ def job_status_page_query(*, job_id: int, window: PageWindow) -> PageQuery:
         field="timestamp",
         descending=True,
         window=window,
-        extras=[_Extra("total", f"SELECT count(*) FROM {table} WHERE job_id = %s", (job_id,))],
+        extras=extras,
     )
 
 

@@ -57,6 +57,11 @@ def _versioned_etag(request: Request, version: str) -> str:
     return f'"{version}.{hashlib.sha256(asked).hexdigest()[:16]}"'
 
 
+def _history_etag(request: Request, job_id: int, version: int) -> str:
+    """A history page's ETag: its job's version plus what was asked for."""
+    return _versioned_etag(request, job_version_etag(job_id, version).strip('"'))
+
+
 def _json(body: str | bytes, etag: str) -> HttpResponse:
     """JSON PostgreSQL wrote, sent as it is (the DRF serializers describe its shape)."""
     return HttpResponse(body, content_type="application/json", headers={"ETag": etag})
@@ -182,12 +187,21 @@ class JobStatusListApi(JsonApiView):
     )
     def get(self, request: Request, job_id: int) -> HttpResponse:
         params = validated_query_params(PageParamsSerializer, request)
-        version = selectors.job_version(job_id=job_id)
-        etag = _versioned_etag(request, job_version_etag(job_id, version).strip('"'))
-        if (cached := _not_modified(request, etag)) is not None:
-            return cached
+        # As for the list: a revalidation reads the job's version first (a 304 costs no
+        # page); a plain read gets it in the page's own statement.
+        version = None
+        if "If-None-Match" in request.headers:
+            version = selectors.job_version(job_id=job_id)
+            etag = _history_etag(request, job_id, version)
+            if (cached := _not_modified(request, etag)) is not None:
+                return cached
         pages = _pages(request, params, ordering="-timestamp")
-        rows = selectors.job_status_page(job_id=job_id, window=pages.window())
+        rows = selectors.job_status_page(
+            job_id=job_id, window=pages.window(), with_version=version is None
+        )
+        version = version if version is not None else rows.version
+        assert version is not None  # read before, or with the page (else a 404 was raised)
+        etag = _history_etag(request, job_id, version)
         return _page_response(pages, rows, count=rows.total or 0, count_exact=True, etag=etag)
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from query_service import selectors
 from shared.models import Job, JobStatus
@@ -310,3 +311,26 @@ def test_a_read_the_timeout_cancels_is_a_query_timeout_problem_not_an_outage(api
     problem = response.json()
     assert problem["type"] == "https://jobs.example/problems/query-timeout"
     assert "three or more characters" in problem["detail"]
+
+
+def test_a_history_page_is_one_statement_and_a_revalidation_reads_the_version_first(api, make_job):
+    job = make_job("etl", "RUNNING")
+    url = f"/api/jobs/{job.pk}/statuses/"
+    with CaptureQueriesContext(connection) as plain:
+        first = api.get(url)
+    assert first.status_code == 200 and len(plain) == 1
+    with CaptureQueriesContext(connection) as revalidation:
+        again = api.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert (again.status_code, again["ETag"]) == (304, first["ETag"])
+    assert len(revalidation) == 1  # the version alone, no page
+    with CaptureQueriesContext(connection) as stale:
+        changed = api.get(url, HTTP_IF_NONE_MATCH='"other"')
+    assert (changed.status_code, changed["ETag"], len(stale)) == (200, first["ETag"], 2)
+    assert changed.json() == first.json()
+
+
+@pytest.mark.parametrize("headers", [{}, {"HTTP_IF_NONE_MATCH": '"any"'}])
+def test_the_history_of_a_missing_job_is_a_problem_404_read_either_way(api, headers):
+    response = api.get("/api/jobs/424242/statuses/", **headers)
+    assert (response.status_code, response["Content-Type"]) == (404, PROBLEM)
+    assert response.json()["detail"] == "Job 424242 does not exist."

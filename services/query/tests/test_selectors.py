@@ -5,6 +5,7 @@ from datetime import datetime
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from query_service import selectors
 from query_service.selectors import PageWindow
@@ -110,6 +111,17 @@ def test_job_status_page_is_newest_first_with_the_total(make_job):
     rows = selectors.job_status_page(job_id=job.pk, window=PageWindow(limit=2))
     assert [event["status_type"] for event in json.loads(rows.json)] == ["COMPLETED", "RUNNING"]
     assert rows.total == 3
+
+
+def test_job_status_page_reads_its_jobs_version_in_its_own_statement(make_job):
+    job = make_job("etl", "RUNNING")
+    with CaptureQueriesContext(connection) as queries:
+        rows = selectors.job_status_page(job_id=job.pk, window=PAGE, with_version=True)
+    assert len(queries) == 1
+    assert rows.version == selectors.job_version(job_id=job.pk)
+    assert selectors.job_status_page(job_id=job.pk, window=PAGE).version is None
+    with pytest.raises(ResourceNotFound, match=f"Job {job.pk + 1} does not exist"):
+        selectors.job_status_page(job_id=job.pk + 1, window=PAGE, with_version=True)
 
 
 def test_job_page_reads_the_counters_and_a_searchs_matches_in_its_own_statement(make_job):
