@@ -22,12 +22,6 @@ WHITENOISE_AUTOREFRESH = env_bool("DEBUG")
 # `make openapi` and served at /api/schema/.
 OPENAPI_DESCRIPTION_PATH = Path(__file__).resolve().parents[3] / "shared" / "openapi.yaml"
 
-# The read side runs a handful of statements again and again: bound on the server, psycopg
-# prepares each after its fifth run on a connection, and PostgreSQL stops planning it anew
-# (a list page's plan cost about as much as running it).
-DATABASES["default"]["OPTIONS"]["server_side_binding"] = True  # noqa: F405
-DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5  # noqa: F405
-
 # A read may run this long in PostgreSQL, then it is cancelled and answered with a
 # `query-timeout` problem (shared/problems.py). Every read of the API takes milliseconds
 # at a million jobs except a rare search term of one or two characters, which the trigram
