@@ -21,6 +21,12 @@ def job_etag(job: Job) -> str:
     return job_version_etag(job.pk, (job.updated_at - _EPOCH) // _MICROSECOND)
 
 
+def job_version_sql(updated_at_column: str) -> str:
+    """The same version computed by PostgreSQL from a job's `updated_at` column, for the
+    services' SQL (microseconds since the epoch; extract() is exact, numeric)."""
+    return f"(extract(epoch FROM {updated_at_column}) * 1000000)::bigint"
+
+
 def job_version_etag(job_id: int, version: int) -> str:
     """The same ETag from a job's id and version, its `updated_at` in microseconds since
     the epoch (what the query service reads without loading the job)."""

@@ -1,8 +1,16 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
-from shared.etags import if_match_satisfied, if_match_versions, if_none_match_hit, job_etag
+from shared.etags import (
+    if_match_satisfied,
+    if_match_versions,
+    if_none_match_hit,
+    job_etag,
+    job_version_etag,
+    job_version_sql,
+)
 from shared.models import Job
 
 UPDATED = datetime(2026, 11, 28, 18, 30, 23, 601153, tzinfo=UTC)
@@ -11,6 +19,14 @@ ETAG = job_etag(Job(pk=42, updated_at=UPDATED))
 
 def test_a_job_etag_is_strong_and_names_id_and_microsecond_version():
     assert ETAG == '"42-1795890623601153"'
+
+
+@pytest.mark.django_db
+def test_postgresql_computes_the_same_version_as_python():
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {job_version_sql('%s::timestamptz')}", [UPDATED])
+        (version,) = cursor.fetchone()
+    assert job_version_etag(42, version) == ETAG
 
 
 def test_a_microsecond_later_is_another_etag():

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from shared.enums import JobStatusType
-from shared.etags import if_match_satisfied, if_match_versions, job_etag
+from shared.etags import if_match_satisfied, if_match_versions, job_etag, job_version_sql
 from shared.models import IdempotencyKey, Job, JobStatus
 from shared.problems import (
     IdempotencyKeyInFlight,
@@ -65,8 +65,7 @@ def job_create(*, name: str) -> Job:
 _JOB_COLUMNS = tuple(field.column for field in Job._meta.concrete_fields)
 _APPEND_SQL = f"""
 WITH locked AS (
-    SELECT id, current_status_timestamp, updated_at,
-           (extract(epoch FROM updated_at) * 1000000)::bigint AS version
+    SELECT id, current_status_timestamp, updated_at, {job_version_sql("updated_at")} AS version
     FROM {Job._meta.db_table} WHERE id = %(job_id)s FOR UPDATE
 ), stamped AS (
     -- The server clock, but never at or before the job's latest event: two appends in one

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import DateTimeField, Field, Model
 
 from shared.enums import JobStatusType
+from shared.etags import job_version_sql
 from shared.models import Job, JobCounterShard, JobStatus
 from shared.problems import ResourceNotFound
 from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
@@ -89,7 +90,7 @@ def _json_columns(model: type[Model], fields: list[str], alias: str) -> str:
 
 _JOB_COLUMNS = _json_columns(Job, JobOutputSerializer.Meta.fields, "j")
 _JOB_STATUS_COLUMNS = _json_columns(JobStatus, JobStatusOutputSerializer.Meta.fields, "e")
-_VERSION = "(extract(epoch FROM j.updated_at) * 1000000)::bigint"
+_VERSION = job_version_sql("j.updated_at")
 # One job as the API's JSON, and its version; the version alone (a history's ETag).
 JOB_DETAIL_SQL = (
     f"SELECT row_to_json(p)::text, {_VERSION} FROM {Job._meta.db_table} AS j, "
