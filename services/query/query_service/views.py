@@ -189,7 +189,7 @@ class JobStatusListApi(JsonApiView):
         params = validated_query_params(PageParamsSerializer, request)
         # As for the list: a revalidation reads the job's version first (a 304 costs no
         # page); a plain read gets it in the page's own statement.
-        version = None
+        etag = None
         if "If-None-Match" in request.headers:
             version = selectors.job_version(job_id=job_id)
             etag = _history_etag(request, job_id, version)
@@ -197,11 +197,11 @@ class JobStatusListApi(JsonApiView):
                 return cached
         pages = _pages(request, params, ordering="-timestamp")
         rows = selectors.job_status_page(
-            job_id=job_id, window=pages.window(), with_version=version is None
+            job_id=job_id, window=pages.window(), with_version=etag is None
         )
-        version = version if version is not None else rows.version
-        assert version is not None  # read before, or with the page (else a 404 was raised)
-        etag = _history_etag(request, job_id, version)
+        if etag is None:
+            assert rows.version is not None  # read with the page (else a 404 was raised)
+            etag = _history_etag(request, job_id, rows.version)
         return _page_response(pages, rows, count=rows.total or 0, count_exact=True, etag=etag)
 
 
