@@ -16,10 +16,8 @@ the configured one afterwards.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
-import json
 import os
 import platform
 import re
@@ -210,17 +208,17 @@ def _postmaster_pid(system: System) -> int | None:
         return None
 
 
-def _deep_cursor(conn: psycopg.Connection, depth: int) -> tuple[str, str, int]:
-    """A next-page cursor `depth` rows into the default order, as the API would make it,
-    with the key and id it holds."""
+def _deep_cursor(conn: psycopg.Connection, depth: int, cursor_class: Any) -> tuple[str, str, int]:
+    """A next-page cursor `depth` rows into the default order, made by the query service's
+    own Cursor, with the key and id it holds."""
     row = conn.execute(
         "SELECT created_at, id FROM jobs_job ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
         [depth],
     ).fetchone()
     if row is None:
         raise StackError("the database is too small for a deep cursor: `make seed` first")
-    raw = json.dumps(["-created_at", row[0].isoformat(), row[1], False], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="), row[0].isoformat(), row[1]
+    key = row[0].isoformat()
+    return cursor_class("-created_at", key, row[1], False).encode(), key, row[1]
 
 
 def _machine() -> list[str]:
@@ -250,13 +248,14 @@ def run_bench(system: System) -> int:
         max_id = conn.execute("SELECT max(id) FROM jobs_job").fetchone()[0]  # type: ignore[index]
         pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         depth = min(900_000, max(jobs - 100, 0))
-        cursor, deep_key, deep_id = _deep_cursor(conn, depth)
+        selectors, cursor_class = _query_service(system.database_url("query"))
+        cursor, deep_key, deep_id = _deep_cursor(conn, depth, cursor_class)
         sample = conn.execute(
             "SELECT id, updated_at FROM jobs_job WHERE id = %s", [max_id // 2]
         ).fetchone()
         if jobs < 1000:
             raise StackError("seed the stack first: make seed JOBS=1000000")
-        statements = _Statements(conn, _query_selectors(system.database_url("query")))
+        statements = _Statements(conn, selectors)
         scenarios = _scenarios(
             statements,
             cursor=cursor,
@@ -315,8 +314,9 @@ def run_bench(system: System) -> int:
 _RANDOM_ID = 987_654_321_987
 
 
-def _query_selectors(database_url: str) -> Any:
-    """The query service's own selectors, so that pgbench runs exactly its statements."""
+def _query_service(database_url: str) -> tuple[Any, Any]:
+    """The query service's own selectors and Cursor, so that pgbench runs exactly its
+    statements and the deep page's cursor is one it made."""
     sys.path.insert(0, str(REPO_ROOT / "services" / "query"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "query_service.settings")
     os.environ.setdefault("DATABASE_URL", database_url)
@@ -325,8 +325,9 @@ def _query_selectors(database_url: str) -> Any:
 
     django.setup()
     from query_service import selectors
+    from query_service.pagination import Cursor
 
-    return selectors
+    return selectors, Cursor
 
 
 class _Statements:
