@@ -104,23 +104,32 @@ class CpuMeter:
         idle = values[3] + values[4]  # idle and iowait
         return sum(values[:8]) - idle, sum(values[:8])
 
-    def snapshot(self) -> tuple[dict[str, int], tuple[int, int]]:
-        ticks = dict.fromkeys(self.roots, 0)
+    def snapshot(self) -> tuple[dict[str, dict[int, int]], tuple[int, int]]:
+        """CPU ticks of each process of each group, and the machine's (busy, total)."""
+        ticks: dict[str, dict[int, int]] = {name: {} for name in self.roots}
         for pid, (parent, used) in _process_table().items():
             for name, root in self.roots.items():
                 if root in (pid, parent):
-                    ticks[name] += used
+                    ticks[name][pid] = used
         return ticks, self._machine_ticks()
 
     def share(self, before: Any, after: Any, requests: float) -> CpuShare | None:
+        """Per process, what it used between the two snapshots (all of it when it started
+        in between). A process that ended in between (a PostgreSQL backend or autovacuum
+        worker) is left out: summing the groups instead took its whole past off the
+        group, and once gave PostgreSQL a negative share."""
         (ticks_before, (busy_before, total_before)) = before
         (ticks_after, (busy_after, total_after)) = after
         if requests <= 0 or total_after <= total_before:
             return None
         return CpuShare(
             ms_per_request={
-                name: (ticks_after[name] - ticks_before.get(name, 0)) * _TICK_MS / requests
-                for name in ticks_after
+                name: sum(
+                    used - ticks_before.get(name, {}).get(pid, 0) for pid, used in processes.items()
+                )
+                * _TICK_MS
+                / requests
+                for name, processes in ticks_after.items()
             },
             busy=(busy_after - busy_before) / (total_after - total_before),
         )
