@@ -49,3 +49,21 @@ def close_request_bodies(result: dict, generator: object, request: object, publi
         if name.endswith("Request") and schema.get("type") == "object":
             schema["additionalProperties"] = False
     return result
+
+
+def allow_empty_query_values(
+    result: dict, generator: object, request: object, public: bool
+) -> dict:
+    """drf-spectacular postprocessing hook: a query parameter whose schema takes "" says
+    so with `allowEmptyValue` (OpenAPI 3.0 forbids `?name=` otherwise, whatever the
+    schema). `search=`, what a cleared search box sends, is no search."""
+    from jsonschema import Draft4Validator  # drf-spectacular's own dependency; only here
+
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and Draft4Validator(
+                    parameter.get("schema", {})
+                ).is_valid(""):
+                    parameter["allowEmptyValue"] = True
+    return result

@@ -166,6 +166,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "shared.openapi.close_request_bodies",
+        "shared.openapi.allow_empty_query_values",
     ],
 }
 

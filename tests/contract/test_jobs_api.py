@@ -70,6 +70,16 @@ def test_list_filters_searches_orders_and_pages(api):
     assert "offset" not in page["previous"]  # DRF drops offset=0 from the first page's link
 
 
+def test_an_empty_search_is_no_search(api):
+    """What a cleared search box sends; the description allows it (the checker validates
+    every accepted request against it too)."""
+    create_job(api, unique("empty-search"))
+    everything = api.get("/api/jobs/").json()
+    cleared = api.get("/api/jobs/", params={"search": ""}).json()
+    assert cleared["count"] == everything["count"] and cleared["count_exact"]
+    assert cleared["results"] == everything["results"]
+
+
 def test_list_default_limit_is_20_and_a_large_limit_is_clamped_to_100(api):
     for n in range(21):
         create_job(api, unique(f"limit-{n}"))

@@ -60,9 +60,13 @@ class StatusListField(serializers.CharField):
         return list(dict.fromkeys(statuses))
 
 
-@extend_schema_field({"type": "string", "maxLength": 255, "pattern": r"^[^\x00]*$"})
+@extend_schema_field({"type": "string", "maxLength": 255, "pattern": r"^[^\x00]+$"})
 class SearchField(serializers.CharField):
-    """Free text to find in names; NUL is the one character PostgreSQL text cannot hold."""
+    """Free text to find in names; NUL is the one character PostgreSQL text cannot hold.
+
+    Empty is allowed too (no search): drf-spectacular describes a blank-allowing field
+    with a pattern as oneOf [the pattern, maxLength 0], so the pattern must not match the
+    empty string itself, or "" would match both and be described as invalid."""
 
 
 class StrictIntegerField(serializers.IntegerField):
