@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from shared.settings_base import *  # noqa: F403
 from shared.settings_base import env_bool
 
@@ -29,6 +31,20 @@ OPENAPI_DESCRIPTION_PATH = Path(__file__).resolve().parents[3] / "shared" / "ope
 # a database backend meanwhile. Migrations run with the command service's settings, so
 # they are not bounded by this.
 DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "2000"))
+
+# The reads' prepared statements run on their generic plan, never planned again. With
+# PostgreSQL's default (auto) they were planned on every run: a generic plan cannot see
+# the page's LIMIT, prices it at a tenth of the table, and auto then keeps choosing a
+# custom plan, which costs a list page about as much CPU in planning as in running it.
+# Every read was written to be plan-stable (index walks; a search's plan is chosen inside
+# its statement), and its generic plan was checked at a million jobs (docs/decisions.md).
+# `auto` is the switch back should one ever misbehave.
+DATABASE_PLAN_CACHE_MODE = os.environ.get("DATABASE_PLAN_CACHE_MODE", "force_generic_plan")
+if DATABASE_PLAN_CACHE_MODE not in ("force_generic_plan", "auto", "force_custom_plan"):
+    raise ImproperlyConfigured(
+        "DATABASE_PLAN_CACHE_MODE must be force_generic_plan, auto or force_custom_plan"
+    )
 DATABASES["default"]["OPTIONS"]["options"] = (  # noqa: F405
-    f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+    f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} "
+    f"-c plan_cache_mode={DATABASE_PLAN_CACHE_MODE}"
 )
