@@ -48,6 +48,18 @@ def test_job_page_search_is_a_case_insensitive_substring_and_escapes_wildcards(m
     assert names(selectors.job_page(window=PAGE, search="k\\s")) == ["back\\slash"]
 
 
+@pytest.mark.parametrize(
+    "name", ["it's", 'say "hi"', "%s and %(x)s", "%%s", "$1", "a\\'b", "'); DROP TABLE x;--"]
+)
+def test_a_search_term_is_text_whatever_it_holds(make_job, name):
+    """The term is written into the statement as a literal (its plan depends on it), so
+    quotes, backslashes and the placeholder syntax must all stay text."""
+    make_job(name)
+    make_job("other")
+    assert names(selectors.job_page(window=PAGE, search=name)) == [name]
+    assert selectors.job_page(window=PAGE, search=name).matches == 1
+
+
 def test_job_page_breaks_ties_by_id_in_the_direction_of_the_order(make_job):
     first = make_job("same", created=0)
     second = make_job("same", created=0)
@@ -175,6 +187,8 @@ def test_the_query_service_runs_its_prepared_reads_on_their_generic_plan(api, ma
     with connection.cursor() as cursor:
         cursor.execute("SHOW plan_cache_mode")
         assert cursor.fetchone() == ("force_generic_plan",)
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
         cursor.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
             "WHERE statement LIKE %s",
