@@ -57,9 +57,13 @@ class OffsetPages:
         return PageWindow(limit=self.limit, offset=self.offset)
 
     def links(self, rows: JsonRows) -> tuple[str | None, str | None]:
+        has_next = len(rows.ids) > self.limit
+        if not has_next and self.offset == 0:
+            # The only page (most histories): no link, so no URL to build (17 us).
+            return None, None
         url = replace_query_param(self.request.build_absolute_uri(), "limit", self.limit)
         next_link = None
-        if len(rows.ids) > self.limit:
+        if has_next:
             next_link = replace_query_param(url, "offset", self.offset + self.limit)
         previous_link = None
         if self.offset > 0:
