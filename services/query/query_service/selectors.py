@@ -123,16 +123,9 @@ class PageQuery:
     extras: list[_Extra]
 
 
-@dataclass(frozen=True)
-class _Search:
-    """A condition no index gives in the page's order (the name search), its term written
-    into the statement as a literal (see _name_search)."""
-
-    condition: str
-
-
-def _name_search(term: str) -> _Search:
-    """`name ILIKE '%term%'`, the pattern quoted by psycopg for this connection.
+def _name_search(term: str) -> str:
+    """`name ILIKE '%term%'`, the pattern quoted by psycopg for this connection: the SQL
+    condition of a search, which no index gives in the page's order.
 
     A literal, not a parameter: the right plan depends on the term (a one-letter term
     must be read in order, the trigram index cannot serve it; a rare one must go through
@@ -145,7 +138,7 @@ def _name_search(term: str) -> _Search:
     """
     connection.ensure_connection()
     literal = sql.Literal(_like_pattern(term)).as_string(connection.connection)
-    return _Search(f"j.name ILIKE {literal.replace('%', '%%')}")
+    return f"j.name ILIKE {literal.replace('%', '%%')}"
 
 
 def _page_sql(
@@ -159,12 +152,12 @@ def _page_sql(
     descending: bool,
     window: PageWindow,
     extras: list[_Extra],
-    search: _Search | None = None,
+    search: str | None = None,
 ) -> PageQuery:
     """One statement for one page: the rows read in order (one more than the page, to know
     whether more follow), the page's JSON array built from them in the order shown, the
-    sort keys and ids of the rows read (for the cursors), then each extra. With a
-    `search`, the rows come from _search_rows, which also counts its matches (`matches`)."""
+    sort keys and ids of the rows read (for the cursors), then each extra. With a `search`
+    condition, the rows come from _search_rows, which also counts its matches (`matches`)."""
     scan_descending = descending != window.backwards
     direction = "DESC" if scan_descending else "ASC"
     order = f"{alias}.{field} {direction}, {alias}.id {direction}"
@@ -223,7 +216,7 @@ def _search_rows(
     where_params: list[Any],
     keyset: list[str],
     keyset_params: list[Any],
-    search: _Search,
+    search: str,
     window: PageWindow,
 ) -> tuple[str, list[Any], str, list[Any]]:
     """The rows of a search's page, by whichever of three plans suits the term, chosen
@@ -244,17 +237,17 @@ def _search_rows(
     """
     reach = window.offset + window.limit + 1  # rows from the start of the window
     filters = [*where, *keyset]
-    everything = " AND ".join([*where, search.condition, *keyset])
+    everything = " AND ".join([*where, search, *keyset])
     keys = f"{alias}.id" if field == "id" else f"{alias}.id, {alias}.{field}"
     # The two bounds are literals, not parameters, so that every plan is costed for them.
     prefix = (
         f"WITH matches AS MATERIALIZED (SELECT {keys} FROM {source} "
-        f"WHERE {' AND '.join([*where, search.condition])} "
+        f"WHERE {' AND '.join([*where, search])} "
         f"LIMIT {int(SEARCH_COUNT_LIMIT) + 1}), "
         f"walk AS MATERIALIZED (SELECT {alias}.* FROM (SELECT * FROM {source} "
         f"WHERE {' AND '.join(filters) or 'TRUE'} ORDER BY {order} "
         f"LIMIT {int(SEARCH_WALK_ROWS)}) AS {alias} "
-        f"WHERE {search.condition} ORDER BY {order} LIMIT %s) "
+        f"WHERE {search} ORDER BY {order} LIMIT %s) "
     )
     prefix_params = [*where_params, *where_params, *keyset_params, reach]
     few = f"(SELECT count(*) FROM matches) <= {int(SEARCH_COUNT_LIMIT)}"
