@@ -363,6 +363,19 @@ def _expected(jobs, term, ordering):
     ]
 
 
+def _executed_plan_nodes(query):
+    """Every node of the plan PostgreSQL ran for `query` (EXPLAIN ANALYZE), depth first."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query.sql, query.params)
+        (plan,) = cursor.fetchone()
+    nodes, pending = [], [plan[0]["Plan"]]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        pending.extend(node.get("Plans", []))
+    return nodes
+
+
 def _page_plan(search, ordering, limit):
     """Which of the three branches of a search's statement gave the page: 1 (sorted from
     all the matches), 2 (the bounded walk in order), 3 (all matches sorted, after the walk
@@ -374,17 +387,7 @@ def _page_plan(search, ordering, limit):
         ordering=ordering,
         with_counts=True,
     )
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query.sql, query.params)
-        (plan,) = cursor.fetchone()
-
-    def appends(node):
-        if node["Node Type"] == "Append":
-            yield node
-        for child in node.get("Plans", []):
-            yield from appends(child)
-
-    (append,) = appends(plan[0]["Plan"])
+    (append,) = [node for node in _executed_plan_nodes(query) if node["Node Type"] == "Append"]
     branches = [child["Actual Rows"] > 0 for child in append["Plans"]]
     assert branches.count(True) == 1, branches
     return branches.index(True) + 1
@@ -459,18 +462,13 @@ def test_a_search_whose_matches_are_far_down_the_order_reads_a_bounded_part_of_i
             ordering="-created_at",
             with_counts=True,
         )
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query.sql, query.params)
-        (plan,) = cursor.fetchone()
         cursor.execute(query.sql, query.params)
         _, _, ids, *_ = cursor.fetchone()
-
-    def ordered_reads(node):
-        if node["Node Type"].startswith("Index") and node.get("Index Name") == (
-            "jobs_job_created_id_idx"
-        ):
-            yield node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
-        for child in node.get("Plans", []):
-            yield from ordered_reads(child)
-
-    assert max(ordered_reads(plan[0]["Plan"]), default=0) <= selectors.SEARCH_WALK_ROWS
+    ordered_reads = [
+        node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+        for node in _executed_plan_nodes(query)
+        if node["Node Type"].startswith("Index")
+        and node.get("Index Name") == "jobs_job_created_id_idx"
+    ]
+    assert max(ordered_reads, default=0) <= selectors.SEARCH_WALK_ROWS
     assert len(ids) == 21 and ids == sorted(ids, reverse=True) and max(ids) == min(ids) + 20
