@@ -15,6 +15,11 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 request_logger = logging.getLogger("jobs.request")
 
 
+def safe_request_id(incoming: str) -> str:
+    """The caller's request id when it is a short, plain token; else a new one."""
+    return incoming if _REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+
+
 class RequestIdFilter(logging.Filter):
     """Adds the id of the request being served to every log record (None outside one)."""
 
@@ -32,8 +37,7 @@ class RequestLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        request_id = safe_request_id(request.headers.get("X-Request-ID", ""))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
         try:

@@ -1,0 +1,53 @@
+"""The WSGI application of both services, called as gunicorn calls it."""
+
+import io
+import json
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+
+from shared.wsgi import ApiWSGIHandler
+
+
+@pytest.fixture
+def call():
+    handler = ApiWSGIHandler()
+
+    def call(method: str, path: str, **headers: str) -> tuple[str, dict[str, str], bytes]:
+        path_info, _, query = path.partition("?")
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path_info, "QUERY_STRING": query}
+        environ.update(headers)
+        setup_testing_defaults(environ)
+        environ["wsgi.input"] = io.BytesIO(b"")
+        seen: dict[str, object] = {}
+
+        def start_response(status, response_headers, exc_info=None):
+            seen["status"], seen["headers"] = status, dict(response_headers)
+
+        body = b"".join(handler(environ, start_response))
+        return seen["status"], seen["headers"], body  # type: ignore[return-value]
+
+    return call
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "zlib", "hex", "bz2", "klingon"])
+def test_a_content_type_charset_does_not_decode_the_query_string(call, charset):
+    # Django decoded the query string with the charset: a LookupError before any middleware.
+    status, headers, _ = call(
+        "GET", "/nothing/?x=%C3%A9", CONTENT_TYPE=f"application/json; charset={charset}"
+    )
+    assert status.startswith("404")
+    assert headers["Content-Type"] == "application/problem+json"
+
+
+def test_an_error_outside_djangos_handler_is_a_problem_not_a_page(call, monkeypatch):
+    def broken(self, environ):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ApiWSGIHandler, "request_class", broken)
+    status, headers, body = call("GET", "/api/jobs/", HTTP_X_REQUEST_ID="trace-1")
+    assert status.startswith("500")
+    assert headers["Content-Type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert (problem["status"], problem["request_id"]) == (500, "trace-1")
+    assert "boom" not in body.decode()

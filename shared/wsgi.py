@@ -1,0 +1,64 @@
+"""The WSGI application of both services: Django's, with two holes closed.
+
+- Django decodes the query string with the charset of the request's Content-Type, and
+  builds the request before any middleware runs: `charset=rot13` (a codec, not a text
+  encoding) on any request with a query string crashed inside the WSGI handler, and
+  gunicorn answered with its HTML 500. A URL is UTF-8 whatever the body is (RFC 3986);
+  the body's charset is checked by the JSON parser (shared/parsers.py), with a 415.
+- Whatever still escapes Django (it turns errors inside its handler into responses, not
+  errors before or after it) is answered with a problem+json 500, never gunicorn's page.
+"""
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import django
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.utils.http import parse_header_parameters
+
+from shared.middleware import safe_request_id
+from shared.problems import INTERNAL_ERROR_DETAIL, PROBLEM_CONTENT_TYPE, problem_body
+
+logger = logging.getLogger("jobs.wsgi")
+
+
+class ApiRequest(WSGIRequest):
+    def _set_content_type_params(self, meta: dict[str, Any]) -> None:
+        # Django would also set `encoding` from the charset, which then decodes the query
+        # string; it stays None here, so DEFAULT_CHARSET (UTF-8) does.
+        self.content_type, self.content_params = parse_header_parameters(
+            meta.get("CONTENT_TYPE", "")
+        )
+
+
+class ApiWSGIHandler(WSGIHandler):
+    request_class = ApiRequest
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:  # type: ignore[override]
+        try:
+            return super().__call__(environ, start_response)
+        except Exception:
+            logger.exception("unhandled error outside Django's handler")
+            body = problem_body(status_code=500, detail=INTERNAL_ERROR_DETAIL, request=None)
+            request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+            body["request_id"] = request_id
+            content = json.dumps(body).encode()
+            start_response(
+                "500 Internal Server Error",
+                [
+                    ("Content-Type", PROBLEM_CONTENT_TYPE),
+                    ("Content-Length", str(len(content))),
+                    ("X-Request-ID", request_id),
+                ],
+                sys.exc_info(),
+            )
+            return [content]
+
+
+def get_api_wsgi_application() -> ApiWSGIHandler:
+    """Django's get_wsgi_application(), with ApiWSGIHandler."""
+    django.setup(set_prefix=False)
+    return ApiWSGIHandler()
