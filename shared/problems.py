@@ -25,6 +25,7 @@ logger = logging.getLogger("jobs.problems")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://jobs.example/problems/"
+INTERNAL_ERROR_DETAIL = "An unexpected error occurred. It has been logged."
 
 
 class ResourceNotFound(Exception):
@@ -49,6 +50,20 @@ class IdempotencyKeyInFlight(Exception):
 
 class IdempotencyKeyReused(Exception):
     """The Idempotency-Key was first used with a different request body."""
+
+
+class ContentCodingUnsupported(drf_exceptions.UnsupportedMediaType):
+    """A body sent with a content coding (gzip...), which no endpoint accepts. RFC 9110
+    (15.5.16) has the 415 say in Accept-Encoding what would have been accepted."""
+
+    response_headers = {"Accept-Encoding": "identity"}
+
+    def __init__(self) -> None:
+        super().__init__(
+            "",
+            detail="Request bodies are not accepted with a content coding "
+            "(Content-Encoding); send plain JSON.",
+        )
 
 
 class ServiceUnavailable(drf_exceptions.APIException):
@@ -193,6 +208,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+        headers.update(getattr(exc, "response_headers", {}))
         body = problem_body(
             status_code=exc.status_code,
             detail=_drf_detail_text(exc.detail),
@@ -227,7 +243,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
             logger.exception("unhandled error")
         body = problem_body(
             status_code=500,
-            detail="An unexpected error occurred. It has been logged.",
+            detail=INTERNAL_ERROR_DETAIL,
             request=django_request,
         )
 
@@ -252,13 +268,9 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
     return problem_response(request, 403, "Forbidden.")
 
 
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return problem_response(request, 403, "Cross-site request refused.")
-
-
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return problem_response(request, 404, "No resource at this path.")
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    return problem_response(request, 500, "An unexpected error occurred. It has been logged.")
+    return problem_response(request, 500, INTERNAL_ERROR_DETAIL)

@@ -1,16 +1,25 @@
 from typing import Any
 
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from shared.problems import ContentCodingUnsupported
+
 
 class JsonApiView(APIView):
-    """Base of every API view of both services.
+    """Base of every API view of both services: what a request must be before a view reads it.
 
-    DRF treats a body sent without a Content-Type as empty, which would turn a client's
-    mistake into a confusing "field required"; here it is a 415, as for any other type.
+    - A body sent without a Content-Type is a 415: DRF would treat it as empty, turning a
+      client's mistake into a confusing "field required".
+    - A body with a content coding (`Content-Encoding: gzip`) is a 415: bodies here are a
+      few hundred bytes, and decoding them would be a decompression bomb to bound.
+    - A query parameter is a 400 on every view that takes none (`takes_query_parameters`),
+      as unknown parameters are on the views that take some: `?format=xml` or a typo
+      must not pass silently on one path and be refused on another.
     """
+
+    takes_query_parameters = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -20,4 +29,11 @@ class JsonApiView(APIView):
         if has_body and not request.content_type:
             raise exceptions.UnsupportedMediaType(
                 "", detail="A request body needs Content-Type: application/json."
+            )
+        coding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if has_body and coding not in ("", "identity"):
+            raise ContentCodingUnsupported
+        if not self.takes_query_parameters and request.query_params:
+            raise serializers.ValidationError(
+                {name: ["Unknown query parameter."] for name in request.query_params}
             )

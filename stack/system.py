@@ -50,6 +50,8 @@ class System:
             "SECRET_KEY": self.secrets["secret_key"],
             "DEBUG": os.environ.get("DEBUG", "0"),
             "CORS_ALLOWED_ORIGINS": self.config.cors_allowed_origins,
+            # Page links name the gateway, whatever a request's Host says.
+            "PUBLIC_BASE_URL": self.config.gateway_url,
         }
 
     def is_running(self) -> bool:

@@ -275,22 +275,115 @@ def test_hostile_bodies_are_400s_that_write_nothing(api, body, slug):
     assert Job.objects.count() == 0
 
 
-def test_an_unknown_charset_is_ignored_as_django_does_and_the_body_read_as_utf8(api):
+@pytest.mark.parametrize(
+    "charset", ["klingon", "rot13", "base64", "zlib", "hex", "latin-1", "utf-16", "us-ascii"]
+)
+def test_a_body_in_any_charset_but_utf8_is_a_415_that_writes_nothing(api, charset):
+    response = api.generic(
+        "POST",
+        "/api/jobs/",
+        b'{"name": "x"}',
+        content_type=f"application/json; charset={charset}",
+    )
+    problem = assert_problem(response, 415, "unsupported-media-type")
+    assert "UTF-8" in problem["detail"]
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"', "utf8"])
+def test_utf8_is_accepted_however_it_is_spelled(api, charset):
     response = api.generic(
         "POST",
         "/api/jobs/",
         '{"name": "é"}'.encode(),
-        content_type="application/json; charset=klingon",
+        content_type=f"application/json; charset={charset}",
     )
-    assert response.status_code == 201
+    assert response.status_code == 201, response.content
     assert response.json()["name"] == "é"
 
 
-def test_a_latin1_body_that_says_so_is_read_as_latin1(api):
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": "\\ud800"}', "name"),
+        (b'{"name": "ok \\udfff"}', "name"),
+        (b'{"name": "x", "\\ud800": 1}', "\\ud800"),
+        (b'{"name": "x", "extra": ["\\udc00"]}', "extra.0"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_naming_its_field_and_writes_nothing(api, body, field):
+    response = api.generic("POST", "/api/jobs/", body, content_type="application/json")
+    problem = assert_problem(response, 400, "validation-error")
+    assert field in problem["errors"]
+    assert Job.objects.count() == 0
+
+
+def test_a_lone_surrogate_in_an_append_is_a_400_and_appends_nothing(api):
+    job = services.job_create(name="unicode")
+    for body, field in [
+        (b'{"status_type": "\\ud800"}', "status_type"),
+        (b'{"status_type": "RUNNING", "\\ud800": 1}', "\\ud800"),
+    ]:
+        response = api.generic(
+            "PATCH", f"/api/jobs/{job.pk}/", body, content_type="application/json"
+        )
+        assert field in assert_problem(response, 400, "validation-error")["errors"]
+    assert JobStatus.objects.filter(job=job).count() == 1
+
+
+def test_a_surrogate_pair_is_one_character_and_fine(api):
+    response = api.generic(
+        "POST", "/api/jobs/", b'{"name": "\\ud83d\\ude00"}', content_type="application/json"
+    )
+    assert response.status_code == 201
+    assert response.json()["name"] == "\U0001f600"
+
+
+def test_a_huge_number_is_a_400_that_speaks_of_json_not_python(api):
+    body = b'{"name": ' + b"9" * 5000 + b"}"
+    response = api.generic("POST", "/api/jobs/", body, content_type="application/json")
+    problem = assert_problem(response, 400, "malformed-body")
+    assert "digits" in problem["detail"]
+    assert "sys." not in problem["detail"] and "int_max_str" not in problem["detail"]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "gzip, identity", "x-anything"])
+def test_a_body_with_a_content_coding_is_a_415_naming_identity(api, coding):
     response = api.generic(
         "POST",
         "/api/jobs/",
-        '{"name": "é"}'.encode("latin-1"),
-        content_type="application/json; charset=latin-1",
+        b'{"name": "x"}',
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING=coding,
     )
-    assert response.json()["name"] == "é"
+    assert_problem(response, 415, "unsupported-media-type")
+    assert response["Accept-Encoding"] == "identity"
+    assert Job.objects.count() == 0
+
+
+def test_identity_is_no_content_coding(api):
+    response = api.generic(
+        "POST",
+        "/api/jobs/",
+        b'{"name": "x"}',
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="identity",
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("query", ["format=xml", "format=json", "format=api", "x=1", "limit=1"])
+def test_writes_take_no_query_parameter_and_do_nothing_with_one(api, query):
+    job = services.job_create(name="kept")
+    responses = [
+        post_json(api, f"/api/jobs/?{query}", {"name": "not written"}),
+        api.patch(f"/api/jobs/{job.pk}/?{query}", {"status_type": "RUNNING"}, format="json"),
+        api.delete(f"/api/jobs/{job.pk}/?{query}"),
+    ]
+    name = query.split("=")[0]
+    for response in responses:
+        assert assert_problem(response, 400, "validation-error")["errors"] == {
+            name: ["Unknown query parameter."]
+        }
+    assert list(Job.objects.values_list("name", flat=True)) == ["kept"]
+    assert JobStatus.objects.filter(job=job).count() == 1

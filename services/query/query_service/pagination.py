@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -25,6 +26,12 @@ from query_service.selectors import JsonRows, PageWindow
 
 MAX_OFFSET = 10_000
 _INVALID_CURSOR = "Invalid cursor: use the next/previous links."
+
+
+def public_url(request: Request) -> str:
+    """The URL of this request at the gateway's public address (PUBLIC_BASE_URL), whatever
+    its Host or X-Forwarded-* headers say."""
+    return settings.PUBLIC_BASE_URL + request.get_full_path()
 
 
 def page_body(
@@ -61,7 +68,7 @@ class OffsetPages:
         if not has_next and self.offset == 0:
             # The only page (most histories): no link, so no URL to build (17 us).
             return None, None
-        url = replace_query_param(self.request.build_absolute_uri(), "limit", self.limit)
+        url = replace_query_param(public_url(self.request), "limit", self.limit)
         next_link = None
         if has_next:
             next_link = replace_query_param(url, "offset", self.offset + self.limit)
@@ -165,6 +172,6 @@ class KeysetPages:
         if index is None:
             return None
         token = Cursor(self.ordering, rows.keys[index], rows.ids[index], backwards).encode()
-        url = self.request.build_absolute_uri()
+        url = public_url(self.request)
         url = remove_query_param(remove_query_param(url, "offset"), "pagination")
         return replace_query_param(url, "cursor", token)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from query_service import selectors
-from query_service.pagination import KeysetPages, OffsetPages, page_body
+from query_service.pagination import KeysetPages, OffsetPages, page_body, public_url
 from query_service.selectors import JsonRows
 from query_service.serializers import (
     JobListFilterSerializer,
@@ -52,8 +52,8 @@ def _not_modified(request: Request, etag: str) -> Response | None:
 
 
 def _versioned_etag(request: Request, version: str) -> str:
-    """A data version plus what was asked for (path, query, host: links are absolute)."""
-    asked = f"{request.get_host()}{request.get_full_path()}".encode()
+    """A data version plus what was asked for (the public URL: links are absolute)."""
+    asked = public_url(request).encode()
     return f'"{version}.{hashlib.sha256(asked).hexdigest()[:16]}"'
 
 
@@ -91,6 +91,8 @@ def _page_response(
 
 
 class JobListApi(JsonApiView):
+    takes_query_parameters = True
+
     @extend_schema(
         operation_id="jobs_list",
         summary="List jobs",
@@ -171,6 +173,8 @@ class JobDetailApi(JsonApiView):
 
 
 class JobStatusListApi(JsonApiView):
+    takes_query_parameters = True
+
     @extend_schema(
         operation_id="jobs_statuses_list",
         summary="A job's status history",

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -43,10 +44,30 @@ def test_list_pages_by_twenty_by_default_with_links(api, make_job):
     first = api.get("/api/jobs/").json()
     assert (first["count"], len(first["results"])) == (25, 20)
     assert first["previous"] is None
-    assert first["next"] == "http://testserver/api/jobs/?limit=20&offset=20"
+    assert first["next"] == f"{settings.PUBLIC_BASE_URL}/api/jobs/?limit=20&offset=20"
     second = api.get(first["next"]).json()
     assert [r["name"] for r in second["results"]] == [f"job-{n:02}" for n in range(4, -1, -1)]
     assert second["next"] is None
+
+
+@pytest.mark.parametrize("pagination", ["", "&pagination=cursor"])
+def test_links_name_the_public_address_whatever_the_request_says(
+    api, make_job, settings, pagination
+):
+    settings.PUBLIC_BASE_URL = "https://jobs.example.com"
+    settings.ALLOWED_HOSTS = ["*"]
+    for n in range(3):
+        make_job(f"job-{n}", created=n)
+    page = api.get(
+        f"/api/jobs/?limit=1{pagination}",
+        HTTP_HOST="localhost:9999",
+        HTTP_X_FORWARDED_PROTO="http",
+        HTTP_X_FORWARDED_HOST="evil.example",
+        HTTP_FORWARDED="host=evil.example;proto=http",
+    ).json()
+    assert page["next"].startswith("https://jobs.example.com/api/jobs/?")
+    following = api.get(page["next"], HTTP_HOST="other.example").json()
+    assert following["previous"].startswith("https://jobs.example.com/api/jobs/?")
 
 
 def test_list_limit_above_the_maximum_is_clamped_to_100(api, make_job):
@@ -104,6 +125,26 @@ def test_list_answers_400_for_a_bad_parameter(api, query, parameter):
     assert response.status_code == 400
     assert response["Content-Type"] == PROBLEM
     assert parameter in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/jobs/?format=xml",
+        "/api/jobs/?format=json",
+        "/api/jobs/summary/?format=api",
+        "/api/jobs/summary/?x=1",
+        "/api/jobs/{id}/?format=yaml",
+        "/api/jobs/{id}/?limit=1",
+        "/api/jobs/{id}/statuses/?format=openapi",
+    ],
+)
+def test_any_query_parameter_a_read_does_not_take_is_a_400(api, make_job, path):
+    job = make_job("formats")
+    response = api.get(path.format(id=job.pk))
+    assert response.status_code == 400, response.content
+    name = path.split("?")[1].split("=")[0]
+    assert response.json()["errors"] == {name: ["Unknown query parameter."]}
 
 
 def test_detail_returns_the_job(api, make_job):
