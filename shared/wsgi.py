@@ -5,6 +5,9 @@
   encoding) on any request with a query string crashed inside the WSGI handler, and
   gunicorn answered with its HTML 500. A URL is UTF-8 whatever the body is (RFC 3986);
   the body's charset is checked by the JSON parser (shared/parsers.py), with a 415.
+- A HEAD response is sent without its body (RFC 9110 9.3.2). Django leaves that to the
+  server and gunicorn sends it: nginx then read the stale body as the next response's
+  head on the kept-alive upstream connection, and that request hung until its timeout.
 - Whatever still escapes Django (it turns errors inside its handler into responses, not
   errors before or after it) is answered with a problem+json 500, never gunicorn's page.
 """
@@ -39,7 +42,12 @@ class ApiWSGIHandler(WSGIHandler):
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:  # type: ignore[override]
         try:
-            return super().__call__(environ, start_response)
+            response = super().__call__(environ, start_response)
+            if environ.get("REQUEST_METHOD") == "HEAD":
+                # Content-Length stays the GET's, as RFC 9110 allows.
+                response.close()  # type: ignore[attr-defined]
+                return []
+            return response
         except Exception:
             logger.exception("unhandled error outside Django's handler")
             body = problem_body(status_code=500, detail=INTERNAL_ERROR_DETAIL, request=None)

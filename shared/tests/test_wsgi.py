@@ -40,6 +40,14 @@ def test_a_content_type_charset_does_not_decode_the_query_string(call, charset):
     assert headers["Content-Type"] == "application/problem+json"
 
 
+def test_a_head_response_has_the_gets_headers_and_no_body(call):
+    get_status, get_headers, get_body = call("GET", "/nothing/")
+    head_status, head_headers, head_body = call("HEAD", "/nothing/")
+    assert get_body and head_body == b""
+    assert head_status == get_status
+    assert head_headers["Content-Length"] == get_headers["Content-Length"] == str(len(get_body))
+
+
 def test_an_error_outside_djangos_handler_is_a_problem_not_a_page(call, monkeypatch):
     def broken(self, environ):
         raise RuntimeError("boom")
