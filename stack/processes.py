@@ -122,6 +122,10 @@ class Service:
             # request always gets the gateway's problem+json, never gunicorn's HTML page.
             "--limit-request-line",
             "8190",
+            # gunicorn's maximum: nginx's own header limits (4k a line, 16k in all) bind
+            # first. At its default of 100 lines, gunicorn's HTML 431 reached clients.
+            "--limit-request-fields",
+            "32768",
             "--worker-tmp-dir",
             "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
             # gunicorn detaches itself, so the server outlives (and is never a zombie
