@@ -14,7 +14,7 @@ _DESCRIPTIONS = {
     412: "If-Match does not name the job's current state (its ETag).",
     413: "The request body is too large.",
     414: "The request URI is too long (gateway).",
-    415: "The body is not application/json.",
+    415: "The body is not application/json in UTF-8, or it has a Content-Encoding.",
     422: "The Idempotency-Key was first used with another body.",
     429: "Too many requests from this client.",
     431: "The request headers are too large (gateway).",
