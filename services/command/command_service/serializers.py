@@ -50,7 +50,9 @@ class JobNameField(serializers.CharField):
         # CharField would turn 42 or true into "42"/"True"; a name must be sent as a string.
         if not isinstance(data, str):
             raise serializers.ValidationError("Must be a string.")
-        # Counted as sent, before trimming, as the OpenAPI description says.
+        # Checked as sent, before trimming, as the OpenAPI description's pattern says: a
+        # tab or newline around a name is refused like one inside it, not trimmed away.
+        _reject_control_characters(data)
         if len(data) > NAME_MAX_LENGTH:
             raise serializers.ValidationError(
                 f"Ensure this field has no more than {NAME_MAX_LENGTH} characters."

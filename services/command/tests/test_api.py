@@ -1,6 +1,7 @@
 """The command service's HTTP surface: status codes, bodies, and nothing written on bad input."""
 
 import json
+import re
 
 import pytest
 
@@ -387,3 +388,35 @@ def test_writes_take_no_query_parameter_and_do_nothing_with_one(api, query):
         }
     assert list(Job.objects.values_list("name", flat=True)) == ["kept"]
     assert JobStatus.objects.filter(job=job).count() == 1
+
+
+NAME_SAMPLES = [
+    "etl",
+    "  etl  ",
+    "\u3000etl\u00a0",
+    "\tetl",
+    "etl\n",
+    "\r\netl",
+    "\x1fetl",
+    "etl\x85",
+    "e\tl",
+    " ",
+    "\t",
+    "",
+    "x" * 255,
+    " " + "x" * 254,
+    "x" * 256,
+]
+
+
+@pytest.mark.parametrize("name", NAME_SAMPLES)
+def test_the_name_rule_and_the_descriptions_pattern_agree(api, name):
+    # What the OpenAPI description promises (its pattern and lengths, as sent) is exactly
+    # what the service accepts: surrounding control characters are refused, not trimmed.
+    from command_service.serializers import NAME_PATTERN
+
+    described = 1 <= len(name) <= 255 and re.fullmatch(NAME_PATTERN, name) is not None
+    response = post_json(api, "/api/jobs/", {"name": name})
+    assert (response.status_code == 201) is described, (name, response.content)
+    if described:
+        assert response.json()["name"] == name.strip()
