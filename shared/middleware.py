@@ -51,3 +51,22 @@ class RequestLogMiddleware:
             return response
         finally:
             current_request_id.reset(token)
+
+
+class HeadWithoutBodyMiddleware:
+    """A HEAD answer keeps GET's headers, Content-Length included, and sends no body.
+
+    Django leaves that to the server, and gunicorn sends whatever body it is given. nginx
+    expects none after a HEAD and put the upstream connection back in its keepalive pool
+    with the body unread: the next request on it read that body as its answer and hung.
+    Listed outside CommonMiddleware, which sets Content-Length from the body.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.method == "HEAD" and not response.streaming:
+            response.content = b""
+        return response
