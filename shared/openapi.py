@@ -1,5 +1,7 @@
 """Helpers that describe the error contract in each service's half of the OpenAPI description."""
 
+import re
+
 from drf_spectacular.utils import OpenApiResponse
 
 from shared.problems import PROBLEM_CONTENT_TYPE
@@ -66,4 +68,48 @@ def allow_empty_query_values(
                     parameter.get("schema", {})
                 ).is_valid(""):
                     parameter["allowEmptyValue"] = True
+    return result
+
+
+def drop_anonymous_security(result: dict, generator: object, request: object, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: no `security` on operations anyone may call.
+
+    drf-spectacular writes `security: [{}]` for AllowAny views (no setting turns it off),
+    and client generators read any `security` as "needs an authenticated client"; this API
+    has no authentication at all.
+    """
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if all(requirement == {} for requirement in operation.get("security", [{}])):
+                operation.pop("security", None)
+    return result
+
+
+def _enum_member_name(value: str) -> str:
+    """`-created_at` -> `CREATED_AT_DESC`: what a generated enum calls an ordering."""
+    descending = value.startswith("-")
+    name = re.sub(r"\W", "_", value.lstrip("-")).upper()
+    return f"{name}_DESC" if descending else name
+
+
+def name_enum_members(result: dict, generator: object, request: object, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: `x-enum-varnames` for every enum with a value
+    that is not an identifier, which generators otherwise name VALUE_1, VALUE_3, ..."""
+
+    def visit(node: object) -> None:
+        if isinstance(node, dict):
+            values = node.get("enum")
+            if isinstance(values, list) and not all(
+                isinstance(value, str) and value.isidentifier() for value in values
+            ):
+                names = [_enum_member_name(str(value)) for value in values]
+                assert len(set(names)) == len(names), f"enum names collide: {names}"
+                node["x-enum-varnames"] = names
+            for child in node.values():
+                visit(child)
+        elif isinstance(node, list):
+            for child in node:
+                visit(child)
+
+    visit(result)
     return result

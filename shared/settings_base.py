@@ -168,6 +168,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "shared.openapi.close_request_bodies",
         "shared.openapi.allow_empty_query_values",
+        "shared.openapi.drop_anonymous_security",
+        "shared.openapi.name_enum_members",
     ],
 }
 
