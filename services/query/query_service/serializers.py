@@ -40,11 +40,16 @@ def query_params_data(query_params: QueryDict, *, multi_valued: tuple[str, ...] 
 
 
 _STATUS = "|".join(JobStatusType.values)
+# One `status` value: one or more names, comma-separated. The list's `status` parameter is
+# an array of these (views), so `status=A,B` and `status=A&status=B` both validate.
+STATUS_LIST_SCHEMA = {
+    "type": "string",
+    "pattern": rf"^({_STATUS})(,({_STATUS}))*$",
+    "example": "PENDING,RUNNING",
+}
 
 
-@extend_schema_field(
-    {"type": "string", "pattern": rf"^({_STATUS})(,({_STATUS}))*$", "example": "PENDING,RUNNING"}
-)
+@extend_schema_field(STATUS_LIST_SCHEMA)
 class StatusListField(serializers.CharField):
     """One or more status names, comma-separated: `RUNNING` or `PENDING,RUNNING`."""
 
@@ -160,10 +165,8 @@ class JobListFilterSerializer(PageParamsSerializer):
             )
         return attrs
 
-    status = StatusListField(
-        required=False,
-        help_text="Current status, one or more, comma-separated (e.g. `PENDING,RUNNING`).",
-    )
+    # Described as a parameter of its own in the view (repeatable, as well as comma-separated).
+    status = StatusListField(required=False)
     search = SearchField(
         required=False,
         allow_blank=True,
