@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 # The gateway sets X-Request-ID; a direct caller may too. Anything that is not a short,
 # plain token is replaced, so a request id can never inject text into logs or bodies.
-_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 request_logger = logging.getLogger("jobs.request")
@@ -17,7 +17,7 @@ request_logger = logging.getLogger("jobs.request")
 
 def safe_request_id(incoming: str) -> str:
     """The caller's request id when it is a short, plain token; else a new one."""
-    return incoming if _REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+    return incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
 
 
 class RequestIdFilter(logging.Filter):

@@ -1,7 +1,11 @@
 """Helpers that describe the error contract in each service's half of the OpenAPI description."""
 
+import copy
+import re
+
 from drf_spectacular.utils import OpenApiResponse
 
+from shared.middleware import REQUEST_ID_PATTERN
 from shared.problems import PROBLEM_CONTENT_TYPE
 from shared.serializers import ProblemSerializer
 
@@ -66,4 +70,133 @@ def allow_empty_query_values(
                     parameter.get("schema", {})
                 ).is_valid(""):
                     parameter["allowEmptyValue"] = True
+    return result
+
+
+def drop_anonymous_security(result: dict, generator: object, request: object, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: no `security` on operations anyone may call.
+
+    drf-spectacular writes `security: [{}]` for AllowAny views (no setting turns it off),
+    and client generators read any `security` as "needs an authenticated client"; this API
+    has no authentication at all.
+    """
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if all(requirement == {} for requirement in operation.get("security", [{}])):
+                operation.pop("security", None)
+    return result
+
+
+def _enum_member_name(value: str) -> str:
+    """`-created_at` -> `CREATED_AT_DESC`: what a generated enum calls an ordering."""
+    descending = value.startswith("-")
+    name = re.sub(r"\W", "_", value.lstrip("-")).upper()
+    return f"{name}_DESC" if descending else name
+
+
+def name_enum_members(result: dict, generator: object, request: object, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: `x-enum-varnames` for every enum with a value
+    that is not an identifier, which generators otherwise name VALUE_1, VALUE_3, ..."""
+
+    def visit(node: object) -> None:
+        if isinstance(node, dict):
+            values = node.get("enum")
+            if isinstance(values, list) and not all(
+                isinstance(value, str) and value.isidentifier() for value in values
+            ):
+                names = [_enum_member_name(str(value)) for value in values]
+                assert len(set(names)) == len(names), f"enum names collide: {names}"
+                node["x-enum-varnames"] = names
+            for child in node.values():
+                visit(child)
+        elif isinstance(node, list):
+            for child in node:
+                visit(child)
+
+    visit(result)
+    return result
+
+
+def add_head_operations(result: dict, generator: object, request: object, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: every GET also answers HEAD (Django and the
+    gateway serve it), with the same parameters, statuses and headers and no body.
+
+    drf-spectacular leaves HEAD out; a client or checker that reads the description would
+    take the gateway's `Allow: GET, HEAD, ...` for a lie.
+    """
+    for path in result.get("paths", {}).values():
+        get = path.get("get")
+        if get is None or "head" in path:
+            continue
+        head = copy.deepcopy(get)
+        head["operationId"] = f"{get['operationId']}_head"
+        head["summary"] = f"{get['summary']}: headers only"
+        head["description"] = "As GET, with the same status and headers and no body."
+        for response in head.get("responses", {}).values():
+            response.pop("content", None)
+        path["head"] = head
+    return result
+
+
+# The gateway's headers (gateway/default.conf.template), in every operation's description.
+# Retry-After: every 409, 429 and 502 says 1; a 503 keeps the service's own, 1 for an
+# outage and none for a query-timeout (the same read would take as long again).
+_RETRY_AFTER_REQUIRED = {"409": True, "429": True, "502": True, "503": False}
+GATEWAY_HEADERS = {
+    "RequestId": {
+        "description": "This request's id: yours when you sent a plain token in X-Request-ID, "
+        "else the gateway's. Also a problem's `request_id` and in every log line.",
+        "required": True,
+        "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN.pattern},
+    },
+    "RetryAfter": {
+        "description": "Seconds to wait before retrying.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RetryAfterUnlessQueryTimeout": {
+        "description": "Seconds to wait before retrying; absent on a `query-timeout` problem.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Allow": {
+        "description": "The methods this path serves, e.g. `GET, HEAD, POST, OPTIONS`.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+REQUEST_ID_PARAMETER = {
+    "in": "header",
+    "name": "X-Request-ID",
+    "schema": {"type": "string"},
+    "description": "Your id for this request, to find it in the logs: kept and echoed when "
+    "it is a plain token of 1 to 128 characters of `A-Za-z0-9._-`, else replaced by the "
+    "gateway's own (never refused).",
+    "example": "trace-42",
+}
+
+
+def describe_gateway_headers(
+    result: dict, generator: object, request: object, public: bool
+) -> dict:
+    """drf-spectacular postprocessing hook: the headers the gateway adds or reads on every
+    operation. X-Request-ID on every response (and as an optional request header),
+    Retry-After where a retry can help, Allow on a 405."""
+    result.setdefault("components", {}).setdefault("headers", {}).update(
+        copy.deepcopy(GATEWAY_HEADERS)
+    )
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            operation.setdefault("parameters", []).append(copy.deepcopy(REQUEST_ID_PARAMETER))
+            for status_code, response in operation.get("responses", {}).items():
+                headers = response.setdefault("headers", {})
+                headers["X-Request-ID"] = {"$ref": "#/components/headers/RequestId"}
+                if status_code in _RETRY_AFTER_REQUIRED:
+                    name = (
+                        "RetryAfter"
+                        if _RETRY_AFTER_REQUIRED[status_code]
+                        else "RetryAfterUnlessQueryTimeout"
+                    )
+                    headers["Retry-After"] = {"$ref": f"#/components/headers/{name}"}
+                if status_code == "405":
+                    headers["Allow"] = {"$ref": "#/components/headers/Allow"}
     return result

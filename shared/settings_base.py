@@ -183,6 +183,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "shared.openapi.close_request_bodies",
         "shared.openapi.allow_empty_query_values",
+        "shared.openapi.drop_anonymous_security",
+        "shared.openapi.name_enum_members",
+        # After the others: HEAD copies GET as they left it, and gets the gateway's headers.
+        "shared.openapi.add_head_operations",
+        "shared.openapi.describe_gateway_headers",
     ],
 }
 

@@ -57,6 +57,18 @@ def test_with_the_database_down_both_services_answer_503_within_2s_then_recover(
     assert statuses == (200, 201), "the services did not recover by themselves"
 
 
+def test_a_read_the_statement_timeout_stops_is_a_503_without_retry_after(api, admin_db):
+    """A read held past the query service's 2 s statement timeout (here by a lock) is a
+    `query-timeout`: the same read would take as long again, so the gateway must not add
+    the Retry-After it gives a database outage."""
+    with admin_db.transaction():
+        admin_db.execute("LOCK TABLE jobs_job IN ACCESS EXCLUSIVE MODE")
+        response = api.get("/api/jobs/1/")
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] == "https://jobs.example/problems/query-timeout"
+    assert "Retry-After" not in response.headers
+
+
 def test_sigterm_lets_in_flight_writes_finish_and_loses_no_acknowledged_write(system, admin_db):
     acknowledged: list[int] = []
     statuses: list[int] = []

@@ -40,11 +40,16 @@ def query_params_data(query_params: QueryDict, *, multi_valued: tuple[str, ...] 
 
 
 _STATUS = "|".join(JobStatusType.values)
+# One `status` value: one or more names, comma-separated. The list's `status` parameter is
+# an array of these (views), so `status=A,B` and `status=A&status=B` both validate.
+STATUS_LIST_SCHEMA = {
+    "type": "string",
+    "pattern": rf"^({_STATUS})(,({_STATUS}))*$",
+    "example": "PENDING,RUNNING",
+}
 
 
-@extend_schema_field(
-    {"type": "string", "pattern": rf"^({_STATUS})(,({_STATUS}))*$", "example": "PENDING,RUNNING"}
-)
+@extend_schema_field(STATUS_LIST_SCHEMA)
 class StatusListField(serializers.CharField):
     """One or more status names, comma-separated: `RUNNING` or `PENDING,RUNNING`."""
 
@@ -93,24 +98,31 @@ class PageParamsSerializer(StrictSerializer):
         default=DEFAULT_LIMIT,
         help_text=f"Page size, default {DEFAULT_LIMIT}; values above {MAX_LIMIT} give {MAX_LIMIT}.",
     )
+    # No `default`: the description would show one, generated clients send defaults, and
+    # cursor pages refuse any offset. Offset pages start at 0 without one (validate).
     offset = StrictIntegerField(
         required=False,
         min_value=0,
         max_value=MAX_OFFSET,
-        default=0,
         error_messages={
             "max_value": (
                 f"Offsets stop at {MAX_OFFSET}. For deeper pages use pagination=cursor "
                 "and follow the next links: every page then costs the same."
             )
         },
-        help_text=f"How many items to skip, at most {MAX_OFFSET} (deeper: pagination=cursor).",
+        help_text=(
+            f"Offset pages only: how many items to skip, 0 when not given, at most "
+            f"{MAX_OFFSET} (deeper: pagination=cursor). Cursor pages refuse it, even 0."
+        ),
     )
     pagination = serializers.ChoiceField(
         choices=["offset", "cursor"],
         required=False,
         default="offset",
-        help_text="`cursor` for keyset pages at any depth (then follow next/previous).",
+        help_text=(
+            "`cursor` for keyset pages at any depth (then follow next/previous). A `cursor` "
+            "parameter implies `cursor`, whatever this one says."
+        ),
     )
     cursor = serializers.CharField(
         required=False,
@@ -124,10 +136,13 @@ class PageParamsSerializer(StrictSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "cursor" in attrs:
             attrs["pagination"] = "cursor"
-        if attrs["pagination"] == "cursor" and "offset" in self.initial_data:
-            raise serializers.ValidationError(
-                {"offset": ["Cursor pages take no offset: follow the next/previous links."]}
-            )
+        if attrs["pagination"] == "cursor":
+            if "offset" in self.initial_data:
+                raise serializers.ValidationError(
+                    {"offset": ["Cursor pages take no offset: follow the next/previous links."]}
+                )
+        else:
+            attrs.setdefault("offset", 0)
         return attrs
 
 
@@ -150,10 +165,8 @@ class JobListFilterSerializer(PageParamsSerializer):
             )
         return attrs
 
-    status = StatusListField(
-        required=False,
-        help_text="Current status, one or more, comma-separated (e.g. `PENDING,RUNNING`).",
-    )
+    # Described as a parameter of its own in the view (repeatable, as well as comma-separated).
+    status = StatusListField(required=False)
     search = SearchField(
         required=False,
         allow_blank=True,

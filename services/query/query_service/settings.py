@@ -15,7 +15,10 @@ WSGI_APPLICATION = "query_service.wsgi.application"
 # this service through whitenoise, straight from the installed packages: no CDN, no
 # collectstatic step to forget.
 MIDDLEWARE = [*MIDDLEWARE]  # noqa: F405
-MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
 STATIC_URL = "/api/static/"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = env_bool("DEBUG")

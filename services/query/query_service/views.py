@@ -15,6 +15,7 @@ from query_service import selectors
 from query_service.pagination import KeysetPages, OffsetPages, page_body, public_url
 from query_service.selectors import JsonRows
 from query_service.serializers import (
+    STATUS_LIST_SCHEMA,
     JobListFilterSerializer,
     JobPageSerializer,
     JobStatusPageSerializer,
@@ -39,6 +40,19 @@ _ETAG = OpenApiParameter(
     OpenApiParameter.HEADER,
     response=[200, 304],
     description="Names this response's data; send it back in If-None-Match.",
+)
+# Repeats of `status` are joined with commas (query_params_data): an exploded array of
+# comma-separated lists describes both forms. It replaces the filter serializer's string.
+_STATUS = OpenApiParameter(
+    "status",
+    {"type": "array", "items": STATUS_LIST_SCHEMA},
+    OpenApiParameter.QUERY,
+    style="form",
+    explode=True,
+    description=(
+        "Current status, one or more: comma-separated (`status=PENDING,RUNNING`), "
+        "repeated (`status=PENDING&status=RUNNING`), or both."
+    ),
 )
 _NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag sent is current.")
 
@@ -102,7 +116,7 @@ class JobListApi(JsonApiView):
             "`pagination=cursor` pages at any depth by following next/previous. Unknown or "
             "malformed parameters are a 400."
         ),
-        parameters=[JobListFilterSerializer, _IF_NONE_MATCH, _ETAG],
+        parameters=[JobListFilterSerializer, _STATUS, _IF_NONE_MATCH, _ETAG],
         responses={200: JobPageSerializer, 304: _NOT_MODIFIED, **problem_responses(400)},
     )
     def get(self, request: Request) -> HttpResponse:

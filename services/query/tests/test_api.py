@@ -1,6 +1,7 @@
 """The query service's HTTP surface: pages, parameters, and a 400 for every bad one."""
 
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
@@ -281,6 +282,19 @@ def test_history_cursor_pages(api, make_job):
     assert statuses == ["COMPLETED", "RUNNING", "FAILED", "RUNNING", "PENDING"]
     assert third["next"] is None
     assert api.get(third["previous"]).json()["results"] == second["results"]
+
+
+def test_a_cursor_pages_by_cursor_whatever_pagination_says(api, make_job):
+    """Generated clients send every parameter's described default, `pagination=offset`
+    too, beside the cursor of a next link: the cursor decides. `offset` has no described
+    default (cursor pages refuse even 0); without one, offset pages start at 0."""
+    for n in range(3):
+        make_job(f"job-{n}")
+    first = api.get("/api/jobs/?pagination=cursor&limit=2").json()
+    cursor = parse_qs(urlsplit(first["next"]).query)["cursor"][0]
+    second = api.get(f"/api/jobs/?pagination=offset&limit=2&cursor={cursor}").json()
+    assert second == api.get(first["next"]).json() and len(second["results"]) == 1
+    assert api.get("/api/jobs/?limit=2").json() == api.get("/api/jobs/?limit=2&offset=0").json()
 
 
 def test_a_cursor_of_another_ordering_is_refused(api, make_job):
