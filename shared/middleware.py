@@ -55,3 +55,18 @@ class RequestLogMiddleware:
             return response
         finally:
             current_request_id.reset(token)
+
+
+class NoTypeWithoutBodyMiddleware:
+    """An answer without a body names no Content-Type: Django's default (text/html) on the
+    empty answer to a CORS preflight read as an HTML page. Listed outside CorsMiddleware,
+    which answers preflights itself."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code in (200, 204) and not response.streaming and not response.content:
+            del response["Content-Type"]
+        return response

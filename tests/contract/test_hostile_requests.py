@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 
 import httpx
 import pytest
@@ -369,14 +370,19 @@ def assert_problem(response, status: int) -> dict:
     return problem
 
 
-@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/3.0", "HTTP/9.9"])
-def test_an_http_version_nginx_does_not_speak_is_a_505_problem(system, version):
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/2", "HTTP/3.0", "HTTP/9.9", "HTTP/1000.0"])
+def test_an_http_version_nginx_does_not_speak_is_a_400_problem(system, version):
+    # nginx's own answer is a 505, in HTML; a client's error is a 4xx here.
     response = raw(system, request_bytes("GET", "/api/jobs/", version=version))
-    assert_problem(response, 505)
+    problem = assert_problem(response, 400)
+    assert problem["type"].endswith("/http-version-not-supported")
 
 
-@pytest.mark.parametrize("coding", ["gzip, chunked", "identity", "xchunked", "chunked, gzip"])
-def test_a_transfer_encoding_other_than_chunked_is_a_501_problem(system, coding, admin_db):
+@pytest.mark.parametrize(
+    "coding", ["gzip, chunked", "identity", "xchunked", "chunked, gzip", "chunked, chunked"]
+)
+def test_a_transfer_encoding_other_than_chunked_is_a_400_problem(system, coding, admin_db):
+    # nginx's own answer is a 501, in HTML.
     before = written(admin_db)
     body = b'{"name": "x"}'
     chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
@@ -389,8 +395,38 @@ def test_a_transfer_encoding_other_than_chunked_is_a_501_problem(system, coding,
             body=chunked,
         ),
     )
-    assert_problem(response, 501)
+    problem = assert_problem(response, 400)
+    assert problem["type"].endswith("/transfer-coding-not-supported")
     assert written(admin_db) == before
+
+
+@pytest.mark.parametrize(
+    "request_line", [b"GET /nothing\r\n", b"POST /api/jobs/\r\n", b"GET /api/\njobs/ HTTP/1.1\r\n"]
+)
+def test_an_http09_request_is_closed_without_an_answer(system, request_line):
+    # HTTP/0.9 answers have no status line or headers: no problem could be told apart.
+    with socket.create_connection(("127.0.0.1", system.config.gateway_port), timeout=5) as sock:
+        sock.sendall(request_line + b"Host: 127.0.0.1\r\n\r\n")
+        assert sock.recv(65536) == b""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/jobs/%2e%2e/%2e%2e/",
+        "/x/%2e%2e/",
+        "/assets/%2E%2E/",
+        "/api/..%2F",
+        "/api/jobs/.%2E/.%2E/",
+        "/api/jobs/..%2F..%2Fassets%2Fapp.js",
+        "/api/schema/..%2f..%2f?x=1",
+    ],
+)
+def test_a_path_hiding_a_dot_or_slash_in_percent_encoding_is_a_404(system, path):
+    for method in ("GET", "HEAD"):
+        response = raw(system, request_bytes(method, path))
+        assert response.status == 404, (method, path)
+        assert response.header("Content-Type") == PROBLEM
 
 
 def test_trace_is_a_405_problem(system):
@@ -405,10 +441,56 @@ def test_a_failed_precondition_on_a_dashboard_file_is_a_412_problem(system, head
     assert_problem(raw(system, request_bytes("GET", path, headers=[header])), 412)
 
 
-@pytest.mark.parametrize("range_", ["bytes=99999999-", "bytes=99999999-99999999"])
-def test_an_unsatisfiable_range_of_a_dashboard_file_is_a_416_problem(system, range_):
-    response = raw(system, request_bytes("GET", "/assets/app.js", headers=[("Range", range_)]))
-    assert_problem(response, 416)
+@pytest.mark.parametrize(
+    "range_", ["bytes=99999999-", "bytes=5-1", "bytes=0-10", "bytes=-5", "bytes=0-1,5-6"]
+)
+@pytest.mark.parametrize("path", ["/", "/assets/app.js"])
+def test_a_range_on_a_dashboard_file_is_ignored_and_the_whole_file_sent(system, range_, path):
+    # A Range got a 206 slice of the HTML page, or a 416 with its headers twice.
+    whole = raw(system, request_bytes("GET", path))
+    response = raw(system, request_bytes("GET", path, headers=[("Range", range_)]))
+    assert (response.status, response.body) == (200, whole.body)
+    assert response.header("Content-Range") is None
+    assert [name for name, _ in response.headers].count("X-Request-ID") == 1
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/xml", "text/plain", ""])
+def test_the_docs_page_is_html_whatever_the_accept_header(api, accept):
+    response = api.get("/api/docs/", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("accept", ["application/vnd.oai.openapi", "application/xml", "*/*"])
+def test_the_description_is_served_whatever_the_accept_header(api, accept):
+    response = api.get("/api/schema/", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/vnd.oai.openapi")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/jobs/", "/api/jobs/summary/", "/api/jobs/1/", "/api/jobs/1/statuses/"]
+)
+def test_a_cors_preflight_answer_is_not_an_html_page(raw_api, path):
+    response = raw_api.options(
+        path, headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"}
+    )
+    assert response.status_code == 200
+    assert response.content == b""
+    assert "html" not in response.headers.get("Content-Type", "")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("application/json; charset=latin1", b"{}"), ("text/plain", b"garbage"), (JSON, b"{}")],
+)
+def test_a_body_on_get_or_delete_is_a_400_and_deletes_nothing(api, job, content_type, body):
+    target = f"/api/jobs/{job['id']}/"
+    for method, path in [("DELETE", target), ("GET", target), ("GET", "/api/jobs/summary/")]:
+        response = api.request(method, path, content=body, headers={"Content-Type": content_type})
+        assert response.status_code == 400, (method, path, response.text)
+        assert response.json()["detail"] == "This operation takes no request body."
+    assert api.get(target).status_code == 200
 
 
 @pytest.mark.parametrize(

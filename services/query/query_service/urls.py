@@ -1,5 +1,4 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from query_service.views import (
     JobDetailApi,
@@ -7,6 +6,7 @@ from query_service.views import (
     JobStatusListApi,
     JobSummaryApi,
     OpenApiDescriptionApi,
+    OpenApiDocsPage,
 )
 from shared.health import ReadinessApi
 
@@ -17,7 +17,7 @@ urlpatterns = [
     path("api/jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
     path("api/jobs/<int:job_id>/statuses/", JobStatusListApi.as_view(), name="job-status-list"),
     path("api/schema/", OpenApiDescriptionApi.as_view(), name="openapi-description"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url="/api/schema/"), name="api-docs"),
+    path("api/docs/", OpenApiDocsPage.as_view(url="/api/schema/"), name="api-docs"),
 ]
 
 handler400 = "shared.problems.handler400"

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -228,7 +229,20 @@ def _openapi_description() -> bytes:
     return settings.OPENAPI_DESCRIPTION_PATH.read_bytes()
 
 
-class OpenApiDescriptionApi(APIView):
+class _OneRepresentation:
+    """A view with one representation serves it whatever the Accept header says: DRF's
+    406 there answered `Accept: application/json` on the docs page with a plain-text
+    body, and the description's own type with a 406."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)  # type: ignore[misc]
+
+
+class OpenApiDocsPage(_OneRepresentation, SpectacularSwaggerSplitView):
+    """Swagger UI over the description, from drf-spectacular-sidecar (no CDN)."""
+
+
+class OpenApiDescriptionApi(_OneRepresentation, APIView):
     """Serves the committed OpenAPI description of the whole API (both services' halves)."""
 
     @extend_schema(exclude=True)
