@@ -55,6 +55,8 @@ class StackConfig:
     cors_allowed_origins: str
     # How long the gateway waits for a service's answer before its 504 (nginx time).
     upstream_timeout: str = "30s"
+    # "" for `make up`, "TEST_" for `make test`: how the variables that move it are named.
+    env_prefix: str = ""
 
     @classmethod
     def from_env(cls, *, state_dir: Path | None = None) -> StackConfig:
@@ -110,6 +112,7 @@ class StackConfig:
             cors_allowed_origins=os.environ.get(
                 f"{env_prefix}CORS_ALLOWED_ORIGINS", cors_allowed_origins
             ),
+            env_prefix=env_prefix,
         )
 
     @property
@@ -125,6 +128,10 @@ class StackConfig:
         if host.is_unspecified:
             host = ipaddress.ip_address("::1" if host.version == 6 else "127.0.0.1")
         return f"http://{_bracketed(str(host))}:{self.gateway_port}"
+
+    def port_variable(self, part: str) -> str:
+        """The environment variable that moves a part's port, e.g. TEST_GATEWAY_PORT."""
+        return f"{self.env_prefix}{part.upper()}_PORT"
 
     @property
     def logs_dir(self) -> Path:
