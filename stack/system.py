@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -112,15 +113,33 @@ class System:
             raise StackError("\n".join([*messages, "Nothing was started."]))
 
     def up(self) -> bool:
-        """Start what is not running. Returns False when everything already was."""
+        """Start what is not running. Returns False when everything already was.
+
+        When a start fails anyway (a port taken meanwhile, a service that does not become
+        ready), what this run started is stopped again, so the stack is left as it was.
+        """
         if self.is_running():
             return False
         self.check_ports()
-        self.start_database()
-        self.migrate()
-        for service in self.services.values():
-            service.start()
-        self.gateway.start()
+        started: list[Postgres | Service | Gateway] = []
+        try:
+            if not self.postgres.is_running():
+                started.append(self.postgres)
+            self.start_database()
+            self.migrate()
+            servers: list[Service | Gateway] = [*self.services.values(), self.gateway]
+            for server in servers:
+                if not server.is_running():
+                    started.append(server)
+                    server.start()
+        except BaseException as error:
+            for part in reversed(started):
+                # A failed stop must not hide why the start failed.
+                with contextlib.suppress(Exception):
+                    part.stop()
+            if started and isinstance(error, StackError):
+                raise StackError(f"{error}\nWhat this run had started is stopped again.") from None
+            raise
         return True
 
     def down(self) -> None:
