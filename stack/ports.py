@@ -28,9 +28,16 @@ class Listener:
 class Holder:
     pid: int
     name: str
+    # The start of its command line: gunicorn, for one, is just "python" by name.
+    command: str
 
     def __str__(self) -> str:
-        return f"{self.name} (pid {self.pid})"
+        return f"{self.name} (pid {self.pid}: {self.command})"
+
+
+def _command_line(proc: Path) -> str:
+    words = (proc / "cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ").decode()
+    return words if len(words) <= 80 else words[:77] + "..."
 
 
 def _decode_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -65,7 +72,8 @@ def _holders_of(inodes: set[int]) -> list[Holder]:
             continue
         try:
             if any(fd.readlink().as_posix() in links for fd in (proc / "fd").iterdir()):
-                holders.append(Holder(int(proc.name), (proc / "comm").read_text().strip()))
+                name = (proc / "comm").read_text().strip()
+                holders.append(Holder(int(proc.name), name, _command_line(proc)))
         except OSError:
             continue  # gone meanwhile, or another user's process
     return holders

@@ -130,7 +130,7 @@ def test_a_busy_port_stops_up_before_anything_starts(stopped, part):
         assert f"port {port}" in result.stderr
         assert VARIABLES[part] in result.stderr
         # This test holds the port: the message names its process.
-        assert f"(pid {os.getpid()})" in result.stderr
+        assert f"(pid {os.getpid()}: " in result.stderr
         assert "Traceback" not in result.stderr
         stopped.assert_nothing_runs(except_port=port)
 
