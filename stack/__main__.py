@@ -4,6 +4,7 @@ Makefile targets call."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from pathlib import Path
 
@@ -43,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
             if started:
                 print(f"The jobs API is up: {url}/api/jobs/  (docs: {url}/api/docs/)")
                 print(f"State and logs: {system.config.state_dir}. Stop with `make down`.")
+                if not ipaddress.ip_address(system.config.gateway_host).is_loopback:
+                    print(
+                        f"Warning: the gateway listens on {system.config.gateway_listen}, "
+                        "beyond this machine, and the API has no authentication: see "
+                        "docs/operations.md, Exposing the gateway."
+                    )
             else:
                 print(f"Already running at {url}/api/jobs/; nothing changed.")
         elif args.command == "down":

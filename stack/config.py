@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from stack.tools import StackError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,9 +24,25 @@ def _int_env(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _address_env(name: str, default: str) -> str:
+    """An IP address to listen on. A host name is refused: the launcher checks the port on
+    the exact address before it starts anything, and nginx would resolve a name itself."""
+    value = os.environ.get(name, "").strip() or default
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise StackError(
+            f"{name}={value!r} is not an IP address: use 127.0.0.1 (the default, this machine "
+            "only), 0.0.0.0 (every interface) or one address of this machine"
+        ) from None
+
+
 @dataclass(frozen=True)
 class StackConfig:
     state_dir: Path
+    # The gateway's listen address: loopback unless exposed on purpose, since the API has
+    # no authentication of its own (docs/operations.md, "Exposing the gateway").
+    gateway_host: str
     gateway_port: int
     command_port: int
     query_port: int
@@ -36,11 +55,14 @@ class StackConfig:
     cors_allowed_origins: str
     # How long the gateway waits for a service's answer before its 504 (nginx time).
     upstream_timeout: str = "30s"
+    # "" for `make up`, "TEST_" for `make test`: how the variables that move it are named.
+    env_prefix: str = ""
 
     @classmethod
     def from_env(cls, *, state_dir: Path | None = None) -> StackConfig:
-        """The stack of `make up`: ports from GATEWAY_PORT, COMMAND_PORT, QUERY_PORT,
-        POSTGRES_PORT; state under STACK_DIR (default .stack)."""
+        """The stack of `make up`: the gateway on GATEWAY_HOST (default 127.0.0.1), ports
+        from GATEWAY_PORT, COMMAND_PORT, QUERY_PORT, POSTGRES_PORT; state under STACK_DIR
+        (default .stack)."""
         return cls._build(
             state_dir or Path(os.environ.get("STACK_DIR", REPO_ROOT / ".stack")),
             env_prefix="",
@@ -75,6 +97,7 @@ class StackConfig:
     ) -> StackConfig:
         return cls(
             state_dir=state_dir.resolve(),
+            gateway_host=_address_env(f"{env_prefix}GATEWAY_HOST", "127.0.0.1"),
             gateway_port=_int_env(f"{env_prefix}GATEWAY_PORT", 8080 + port_offset),
             command_port=_int_env(f"{env_prefix}COMMAND_PORT", 8001 + port_offset),
             query_port=_int_env(f"{env_prefix}QUERY_PORT", 8002 + port_offset),
@@ -89,12 +112,31 @@ class StackConfig:
             cors_allowed_origins=os.environ.get(
                 f"{env_prefix}CORS_ALLOWED_ORIGINS", cors_allowed_origins
             ),
+            env_prefix=env_prefix,
         )
 
     @property
+    def gateway_listen(self) -> str:
+        """nginx's `listen` address:port (an IPv6 address in brackets)."""
+        return f"{_bracketed(self.gateway_host)}:{self.gateway_port}"
+
+    @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.gateway_port}"
+        """Where this machine reaches the gateway: loopback when it listens on every
+        interface, else the one address it listens on."""
+        host = ipaddress.ip_address(self.gateway_host)
+        if host.is_unspecified:
+            host = ipaddress.ip_address("::1" if host.version == 6 else "127.0.0.1")
+        return f"http://{_bracketed(str(host))}:{self.gateway_port}"
+
+    def port_variable(self, part: str) -> str:
+        """The environment variable that moves a part's port, e.g. TEST_GATEWAY_PORT."""
+        return f"{self.env_prefix}{part.upper()}_PORT"
 
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

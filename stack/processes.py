@@ -149,10 +149,10 @@ class Service:
 
 
 def render_gateway_config(config: StackConfig) -> str:
-    """gateway/default.conf.template with the stack's ports, wrapped in a main context
-    whose paths all live under the state folder (so nginx needs no root-owned files)."""
+    """gateway/default.conf.template with the stack's address and ports, wrapped in a main
+    context whose paths all live under the state folder (so nginx needs no root-owned files)."""
     values = {
-        "GATEWAY_PORT": str(config.gateway_port),
+        "GATEWAY_LISTEN": config.gateway_listen,
         "COMMAND_UPSTREAM": f"127.0.0.1:{config.command_port}",
         "QUERY_UPSTREAM": f"127.0.0.1:{config.query_port}",
         "GATEWAY_ACCESS_LOG": str(config.logs_dir / "gateway-access.log"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 from stack.config import COMMAND_ROLE, QUERY_ROLE, REPO_ROOT, StackConfig
+from stack.ports import busy_port_message
 from stack.postgres import Postgres
 from stack.processes import SERVICES, Gateway, Service
 from stack.tools import StackError
@@ -78,15 +80,68 @@ class System:
         if result.returncode != 0:
             raise StackError(f"migrate failed:\n{result.stdout}\n{result.stderr}")
 
+    def busy_ports(self) -> list[str]:
+        """One line per port a part that is not running yet could not listen on. The ports
+        of this stack's own running parts are not checked: they are in use by design."""
+        config = self.config
+        parts: dict[str, tuple[str, str, int, Postgres | Service | Gateway]] = {
+            "postgres": ("PostgreSQL", "127.0.0.1", config.postgres_port, self.postgres),
+            **{
+                name: (f"the {name} service", "127.0.0.1", service.port, service)
+                for name, service in self.services.items()
+            },
+            "gateway": ("the gateway", config.gateway_host, config.gateway_port, self.gateway),
+        }
+        messages = []
+        for name, (what, host, port, part) in parts.items():
+            if part.is_running():
+                continue
+            message = busy_port_message(
+                what=what,
+                host=host,
+                port=port,
+                variable=config.port_variable(name),
+                host_variable=f"{config.env_prefix}GATEWAY_HOST" if name == "gateway" else None,
+            )
+            if message:
+                messages.append(message)
+        return messages
+
+    def check_ports(self) -> None:
+        """Refuse to start anything while a port of ours is taken: nginx would otherwise fail
+        last, after PostgreSQL and both services are up, with a raw bind() error."""
+        messages = self.busy_ports()
+        if messages:
+            raise StackError("\n".join([*messages, "Nothing was started."]))
+
     def up(self) -> bool:
-        """Start what is not running. Returns False when everything already was."""
+        """Start what is not running. Returns False when everything already was.
+
+        When a start fails anyway (a port taken meanwhile, a service that does not become
+        ready), what this run started is stopped again, so the stack is left as it was.
+        """
         if self.is_running():
             return False
-        self.start_database()
-        self.migrate()
-        for service in self.services.values():
-            service.start()
-        self.gateway.start()
+        self.check_ports()
+        started: list[Postgres | Service | Gateway] = []
+        try:
+            if not self.postgres.is_running():
+                started.append(self.postgres)
+            self.start_database()
+            self.migrate()
+            servers: list[Service | Gateway] = [*self.services.values(), self.gateway]
+            for server in servers:
+                if not server.is_running():
+                    started.append(server)
+                    server.start()
+        except BaseException as error:
+            for part in reversed(started):
+                # A failed stop must not hide why the start failed.
+                with contextlib.suppress(Exception):
+                    part.stop()
+            if started and isinstance(error, StackError):
+                raise StackError(f"{error}\nWhat this run had started is stopped again.") from None
+            raise
         return True
 
     def down(self) -> None:

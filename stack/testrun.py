@@ -79,6 +79,8 @@ def run_all(extra: list[str]) -> int:
     # built anew (new passwords) after it.
     System(StackConfig.for_tests()).clean()
     system = System(StackConfig.for_tests())
+    # Before anything starts: a busy port fails the run at once, naming the TEST_ variable.
+    system.check_ports()
     try:
         print("\n=== starting PostgreSQL for the service tests", flush=True)
         system.start_database()

@@ -96,3 +96,25 @@ def test_mounted_files_exist():
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (ROOT / source).is_file() or (ROOT / source / "index.html").is_file(), source
+
+
+def test_the_gateway_is_published_on_the_hosts_loopback_only_by_default():
+    assert COMPOSE["services"]["gateway"]["ports"] == ["127.0.0.1:8080:8080"]
+
+
+def test_gateway_host_and_port_choose_where_the_host_publishes_it():
+    env = {"SECRET_KEY": "compose-test", "GATEWAY_HOST": "0.0.0.0", "GATEWAY_PORT": "9090"}
+    compose = yaml.safe_load(interpolate(RAW, env))
+    assert compose["services"]["gateway"]["ports"] == ["0.0.0.0:9090:8080"]
+
+
+def test_the_published_port_is_the_one_the_gateway_listens_on_in_its_container():
+    gateway = COMPOSE["services"]["gateway"]
+    container_port = gateway["ports"][0].rsplit(":", 1)[1]
+    assert gateway["environment"]["GATEWAY_LISTEN"].rsplit(":", 1)[1] == container_port
+
+
+def test_nothing_but_the_gateway_is_published():
+    """The services and PostgreSQL are reached over compose's own network only."""
+    published = {name for name, service in COMPOSE["services"].items() if "ports" in service}
+    assert published == {"gateway"}

@@ -5,11 +5,20 @@ import dataclasses
 import re
 import subprocess
 
+import pytest
 import yaml
 
 from stack.config import StackConfig
 from stack.processes import GATEWAY_DIR, Gateway, render_gateway_config
-from stack.tools import nginx_binary
+from stack.tools import StackError, nginx_binary
+
+COMPOSE_GATEWAY_ENV = yaml.safe_load((GATEWAY_DIR.parent / "compose.yaml").read_text())["services"][
+    "gateway"
+]["environment"]
+
+
+def listen_directives(rendered: str) -> list[str]:
+    return re.findall(r"^\s*listen\s+([^;]+);", rendered, flags=re.MULTILINE)
 
 
 def test_local_gateway_config_passes_nginx_t(tmp_path):
@@ -23,8 +32,7 @@ def test_compose_sets_every_placeholder_of_the_template_and_the_launcher_too(tmp
     placeholders = set(
         re.findall(r"\$\{([A-Z_]+)\}", (GATEWAY_DIR / "default.conf.template").read_text())
     )
-    compose = yaml.safe_load((GATEWAY_DIR.parent / "compose.yaml").read_text())
-    assert placeholders == set(compose["services"]["gateway"]["environment"])
+    assert placeholders == set(COMPOSE_GATEWAY_ENV)
     config = dataclasses.replace(StackConfig.for_tests(), state_dir=tmp_path)
     assert not re.search(r"\$\{[A-Z_]+\}", render_gateway_config(config))
 
@@ -33,7 +41,8 @@ def test_compose_style_rendering_passes_nginx_t(tmp_path):
     """What the official image does: envsubst the template into an http{} include."""
     template = (GATEWAY_DIR / "default.conf.template").read_text()
     for name, value in {
-        "GATEWAY_PORT": "18999",
+        # compose's own value: nginx -t parses `listen` without binding it.
+        "GATEWAY_LISTEN": COMPOSE_GATEWAY_ENV["GATEWAY_LISTEN"],
         "COMMAND_UPSTREAM": "127.0.0.1:18998",
         "QUERY_UPSTREAM": "127.0.0.1:18997",
         "GATEWAY_ACCESS_LOG": "/dev/stdout",
@@ -55,3 +64,55 @@ def test_compose_style_rendering_passes_nginx_t(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_local_gateway_listens_on_loopback_only_by_default(monkeypatch, tmp_path):
+    monkeypatch.delenv("GATEWAY_HOST", raising=False)
+    monkeypatch.setenv("GATEWAY_PORT", "18123")
+    config = StackConfig.from_env(state_dir=tmp_path)
+    assert listen_directives(render_gateway_config(config)) == ["127.0.0.1:18123"]
+    assert config.gateway_url == "http://127.0.0.1:18123"
+
+
+def test_the_test_stacks_gateway_listens_on_loopback_only_by_default(monkeypatch):
+    monkeypatch.delenv("TEST_GATEWAY_HOST", raising=False)
+    config = StackConfig.for_tests()
+    assert listen_directives(render_gateway_config(config)) == [f"127.0.0.1:{config.gateway_port}"]
+
+
+@pytest.mark.parametrize(
+    ("host", "listen", "url_host"),
+    [
+        ("0.0.0.0", "0.0.0.0:18123", "127.0.0.1"),
+        ("192.0.2.10", "192.0.2.10:18123", "192.0.2.10"),
+        ("::", "[::]:18123", "[::1]"),
+        ("[::1]", "[::1]:18123", "[::1]"),
+    ],
+)
+def test_gateway_host_sets_the_listen_address(monkeypatch, tmp_path, host, listen, url_host):
+    monkeypatch.setenv("GATEWAY_HOST", host)
+    monkeypatch.setenv("GATEWAY_PORT", "18123")
+    config = StackConfig.from_env(state_dir=tmp_path)
+    assert listen_directives(render_gateway_config(config)) == [listen]
+    # The launcher's own checks reach it where it listens.
+    assert config.gateway_url == f"http://{url_host}:18123"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_an_exposed_gateway_config_passes_nginx_t(monkeypatch, tmp_path, host):
+    """(nginx -t binds a specific address to test it, so only the wildcards are checked.)"""
+    monkeypatch.setenv("GATEWAY_HOST", host)
+    result = Gateway(StackConfig.from_env(state_dir=tmp_path)).test_config()
+    assert result.returncode == 0, result.stderr
+
+
+def test_gateway_host_must_be_an_ip_address(monkeypatch, tmp_path):
+    monkeypatch.setenv("GATEWAY_HOST", "jobs.example")
+    with pytest.raises(StackError, match=r"GATEWAY_HOST='jobs\.example' is not an IP address"):
+        StackConfig.from_env(state_dir=tmp_path)
+
+
+def test_compose_renders_a_gateway_listening_on_every_interface_of_its_container():
+    """Docker's published port arrives on the container's own interface, not its loopback;
+    what the host exposes is decided by compose's `ports` (see test_compose)."""
+    assert COMPOSE_GATEWAY_ENV["GATEWAY_LISTEN"] == "0.0.0.0:8080"

@@ -1,0 +1,182 @@
+"""`python -m stack up` run for real, on spare ports with a throwaway state folder: a busy
+port stops it before anything starts, a start that fails later leaves nothing running,
+a second `up` changes nothing, a partly running stack gets its missing parts, and
+`down` keeps the data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stack.config import REPO_ROOT
+from stack.ports import listeners
+from stack.processes import stop_pid
+
+VARIABLES = {
+    "gateway": "GATEWAY_PORT",
+    "command": "COMMAND_PORT",
+    "query": "QUERY_PORT",
+    "postgres": "POSTGRES_PORT",
+}
+
+
+def spare_ports(count: int) -> list[int]:
+    """Ports the kernel has free now, all held at once so they differ."""
+    probes = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
+    ports = [probe.getsockname()[1] for probe in probes]
+    for probe in probes:
+        probe.close()
+    return ports
+
+
+def live_pid(pid_file: Path) -> int | None:
+    """The pid on the file's first line (postmaster.pid has more), if that process runs."""
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return None
+    return None if state == "Z" else pid
+
+
+@dataclass
+class Launcher:
+    state_dir: Path
+    ports: dict[str, int]
+
+    def run(self, command: str, *, env: dict[str, str] | None = None, timeout: float = 180):
+        # The default gateway address, whatever the shell running the tests says.
+        environment = {key: value for key, value in os.environ.items() if key != "GATEWAY_HOST"}
+        environment.update(
+            STACK_DIR=str(self.state_dir),
+            COMMAND_WORKERS="1",
+            QUERY_WORKERS="1",
+            GUNICORN_THREADS="2",
+            **{VARIABLES[part]: str(port) for part, port in self.ports.items()},
+            **(env or {}),
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "stack", command],
+            cwd=REPO_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def pid_files(self) -> dict[str, Path]:
+        return {
+            "command": self.state_dir / "run" / "command.pid",
+            "query": self.state_dir / "run" / "query.pid",
+            "gateway": self.state_dir / "nginx" / "nginx.pid",
+            "postgres": self.state_dir / "postgres" / "data" / "postmaster.pid",
+        }
+
+    def running(self) -> dict[str, int]:
+        """The parts whose pid file names a live process, with that pid."""
+        pids = {part: live_pid(pid_file) for part, pid_file in self.pid_files.items()}
+        return {part: pid for part, pid in pids.items() if pid is not None}
+
+    def assert_nothing_runs(self, *, except_port: int | None = None) -> None:
+        assert self.running() == {}
+        for part, port in self.ports.items():
+            if port != except_port:
+                assert listeners(port) == [], f"{part}'s port {port} is still listened on"
+
+
+@pytest.fixture(scope="module")
+def launcher() -> Iterator[Launcher]:
+    # Not pytest's tmp_path: its parents are closed to the user PostgreSQL runs as (root).
+    state_dir = Path(tempfile.mkdtemp(prefix="jobs-launcher-test-"))
+    state_dir.chmod(0o755)
+    launcher = Launcher(state_dir, dict(zip(VARIABLES, spare_ports(4), strict=True)))
+    try:
+        yield launcher
+    finally:
+        launcher.run("clean", timeout=120)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def stopped(launcher: Launcher) -> Launcher:
+    result = launcher.run("down", timeout=120)
+    assert result.returncode == 0, result.stderr
+    launcher.assert_nothing_runs()
+    return launcher
+
+
+@pytest.mark.parametrize("part", list(VARIABLES))
+def test_a_busy_port_stops_up_before_anything_starts(stopped, part):
+    port = stopped.ports[part]
+    with socket.create_server(("127.0.0.1", port)):
+        result = stopped.run("up")
+        assert result.returncode != 0
+        assert f"port {port}" in result.stderr
+        assert VARIABLES[part] in result.stderr
+        # This test holds the port: the message names its process.
+        assert f"(pid {os.getpid()}: " in result.stderr
+        assert "Traceback" not in result.stderr
+        stopped.assert_nothing_runs(except_port=port)
+
+
+def test_a_start_that_fails_later_stops_what_it_started(stopped):
+    # No port is busy, so PostgreSQL and both services start; then "nginx" fails.
+    result = stopped.run("up", env={"NGINX_BIN": shutil.which("false") or "/bin/false"})
+    assert result.returncode != 0
+    assert "nginx rejected the gateway config" in result.stderr
+    assert "stopped again" in result.stderr
+    stopped.assert_nothing_runs()
+
+
+def test_up_on_a_running_stack_changes_nothing(stopped):
+    first = stopped.run("up")
+    assert first.returncode == 0, first.stderr
+    before = stopped.running()
+    assert set(before) == set(VARIABLES)
+    second = stopped.run("up")
+    assert second.returncode == 0, second.stderr
+    assert "nothing changed" in second.stdout
+    assert stopped.running() == before
+
+
+def test_up_on_a_partly_running_stack_starts_only_what_is_missing(stopped):
+    assert stopped.run("up").returncode == 0
+    stop_pid(stopped.pid_files["gateway"], sig=signal.SIGQUIT, timeout=30)
+    others = stopped.running()
+    assert set(others) == {"postgres", "command", "query"}
+    # Their ports are held by this stack itself: not "busy".
+    result = stopped.run("up")
+    assert result.returncode == 0, result.stderr
+    now = stopped.running()
+    assert {part: now[part] for part in others} == others
+    assert httpx.get(f"{stopped.gateway_url}/api/jobs/", timeout=10).status_code == 200
+
+
+def test_down_keeps_the_data_for_the_next_up(stopped):
+    assert stopped.run("up").returncode == 0
+    created = httpx.post(f"{stopped.gateway_url}/api/jobs/", json={"name": "kept"}, timeout=10)
+    assert created.status_code == 201
+    job = created.json()
+    assert stopped.run("down").returncode == 0
+    stopped.assert_nothing_runs()
+    assert (stopped.state_dir / "postgres" / "data" / "PG_VERSION").exists()
+    assert stopped.run("up").returncode == 0
+    again = httpx.get(f"{stopped.gateway_url}/api/jobs/{job['id']}/", timeout=10)
+    assert again.status_code == 200
+    assert again.json() == job
