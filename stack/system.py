@@ -52,8 +52,9 @@ class System:
             "SECRET_KEY": self.secrets["secret_key"],
             "DEBUG": os.environ.get("DEBUG", "0"),
             "CORS_ALLOWED_ORIGINS": self.config.cors_allowed_origins,
-            # Page links name the gateway, whatever a request's Host says.
-            "PUBLIC_BASE_URL": self.config.gateway_url,
+            # Page links name the gateway, whatever a request's Host says: its address
+            # as clients reach it (PUBLIC_BASE_URL when exposed), else as this machine does.
+            "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or self.config.gateway_url,
         }
 
     def is_running(self) -> bool:
