@@ -4,6 +4,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from tests.contract.helpers import create_job
+
 
 @pytest.fixture
 def query_db(system):
@@ -11,8 +13,14 @@ def query_db(system):
         yield conn
 
 
-def test_the_query_role_can_select(query_db):
-    assert query_db.execute("SELECT count(*) FROM jobs_job").fetchone()[0] >= 0
+def test_the_query_role_can_select_what_the_command_role_wrote(api, query_db):
+    job = create_job(api, "read by the query role")
+    row = query_db.execute(
+        "SELECT j.name, count(e.id) FROM jobs_job j JOIN jobs_jobstatus e ON e.job_id = j.id "
+        "WHERE j.id = %s GROUP BY j.name",
+        [job["id"]],
+    ).fetchone()
+    assert row == ("read by the query role", 1)
 
 
 @pytest.mark.parametrize(

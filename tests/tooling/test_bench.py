@@ -1,8 +1,9 @@
 """`make bench`'s own arithmetic, on made-up snapshots (the benchmark itself is a command)."""
 
+import psycopg
 import pytest
 
-from stack.bench import _TICK_MS, CpuMeter
+from stack.bench import _TICK_MS, CpuMeter, explain
 
 MACHINE_BEFORE, MACHINE_AFTER = (100, 1_000), (1_000, 2_000)
 
@@ -22,3 +23,11 @@ def test_no_share_without_requests():
     meter = CpuMeter({"query": 1})
     snapshot = ({"query": {1: 5}}, MACHINE_BEFORE)
     assert meter.share(snapshot, snapshot, requests=0) is None
+
+
+def test_a_scenarios_plan_is_explained_with_its_variables_filled(system):
+    script = "\\set id random(1, :max_id)\nSELECT name FROM jobs_job WHERE id = :id;\n"
+    with psycopg.connect(system.database_url("query"), autocommit=True) as conn:
+        plan = explain(conn, script, job_id=42)
+    assert "Index Scan" in plan and "(id = 42)" in plan
+    assert "actual rows=" in plan and "Execution Time" in plan

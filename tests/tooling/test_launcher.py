@@ -1,7 +1,7 @@
 """`python -m stack up` run for real, on spare ports with a throwaway state folder: a busy
 port stops it before anything starts, a start that fails later leaves nothing running,
-a second `up` changes nothing, a partly running stack gets its missing parts, and
-`down` keeps the data."""
+a second `up` changes nothing, a partly running stack gets its missing parts, `down`
+keeps the data and `clean` removes it."""
 
 from __future__ import annotations
 
@@ -180,3 +180,18 @@ def test_down_keeps_the_data_for_the_next_up(stopped):
     again = httpx.get(f"{stopped.gateway_url}/api/jobs/{job['id']}/", timeout=10)
     assert again.status_code == 200
     assert again.json() == job
+
+
+def test_clean_stops_everything_and_removes_the_data(stopped):
+    assert stopped.run("up").returncode == 0
+    created = httpx.post(f"{stopped.gateway_url}/api/jobs/", json={"name": "gone"}, timeout=10)
+    assert created.status_code == 201
+    result = stopped.run("clean", timeout=120)
+    assert result.returncode == 0, result.stderr
+    stopped.assert_nothing_runs()
+    assert not stopped.state_dir.exists()
+    # The next up starts from nothing: a new database without the job.
+    stopped.state_dir.mkdir(mode=0o755)
+    assert stopped.run("up").returncode == 0
+    page = httpx.get(f"{stopped.gateway_url}/api/jobs/", timeout=10).json()
+    assert page["count"] == 0
