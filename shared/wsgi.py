@@ -1,4 +1,4 @@
-"""The WSGI application of both services: Django's, with two holes closed.
+"""The WSGI application of both services: Django's, with three holes closed.
 
 - Django decodes the query string with the charset of the request's Content-Type, and
   builds the request before any middleware runs: `charset=rot13` (a codec, not a text
