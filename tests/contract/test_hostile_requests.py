@@ -5,13 +5,17 @@ nothing written by a refused request."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import http.server
 import json
 import socket
+import threading
 
 import httpx
 import pytest
 
+from stack.processes import Gateway
 from tests.contract.helpers import create_job
 from tests.contract.raw_http import request_bytes, send
 
@@ -535,3 +539,84 @@ def test_a_head_between_gets_leaves_the_upstream_connection_clean(system):
         for _ in range(30):
             for method in ("HEAD", "GET", "HEAD", "HEAD", "GET"):
                 assert client.request(method, "/api/jobs/?limit=1").status_code == 200
+
+
+# --- 7 and 9, seen from behind the gateway: what a service receives -------------------------
+
+
+@pytest.fixture
+def recording_upstream():
+    """An HTTP server standing in for the query service: records each request's headers
+    and answers 200 with a Set-Cookie, to see what the gateway passes each way."""
+    received: list[dict[str, str]] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            received.append({name.lower(): value for name, value in self.headers.items()})
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Set-Cookie", "session=stolen; Path=/")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], received
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def gateway_to_recorder(system, tmp_path, recording_upstream):
+    port, received = recording_upstream
+    config = dataclasses.replace(
+        system.config,
+        state_dir=tmp_path,
+        gateway_port=system.config.gateway_port + 9,
+        query_port=port,
+    )
+    gateway = Gateway(config)
+    gateway.start()
+    try:
+        yield config.gateway_url, received
+    finally:
+        gateway.stop()
+
+
+def test_the_gateway_sets_every_forwarding_header_itself_and_passes_no_cookie(
+    gateway_to_recorder,
+):
+    url, received = gateway_to_recorder
+    spoofed = {
+        "X-Forwarded-For": "1.2.3.4",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "evil.com",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Ssl": "on",
+        "X-Forwarded-Protocol": "ssl",
+        "Forwarded": "for=1.2.3.4;host=evil.com;proto=https",
+        "Cookie": "session=mine",
+    }
+    received.clear()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        response = client.get("/api/jobs/", headers=spoofed)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    (headers,) = received
+    port = url.rsplit(":", 1)[1]
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-host"] == "127.0.0.1"
+    assert headers["x-forwarded-port"] == port
+    assert headers["forwarded"] == 'for="127.0.0.1";proto=http'
+    for absent in ("x-forwarded-ssl", "x-forwarded-protocol", "cookie"):
+        assert absent not in headers, absent
