@@ -2,23 +2,19 @@
 
 import json
 import re
-import time
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.conftest import FAST_POLL_MS, create_jobs, open_dashboard
+from tests.dashboard.conftest import (
+    await_requests,
+    create_jobs,
+    is_summary_request,
+    open_dashboard,
+)
 
 
 def _names(page: Page) -> list[str]:
     return page.locator("#jobs-body .open-job").all_inner_texts()
-
-
-def _wait_until(page: Page, condition, timeout_s: float = 10) -> None:
-    """Lets the page run (its polls) until the condition holds; fails after the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        page.wait_for_timeout(100)
 
 
 def _shown(first: int, last: int, total: int) -> str:
@@ -267,8 +263,11 @@ def test_the_page_stays_current_by_conditional_polls(page, api, unique_name):
     )
     open_dashboard(page, search=prefix, job=first["id"])
     expect(page.locator("#jobs-body tr")).to_have_count(1)
-    # Nothing changed: polls are revalidations answered 304, without a body.
-    _wait_until(page, lambda: sum(status == 304 for _, _, status in exchanges) > 3)
+    # Nothing changed: polls are revalidations answered 304, without a body. Two more polls
+    # sent: the first of them was answered in full (summary, list, job, history) before the
+    # second left.
+    await_requests(page, is_summary_request, 2)
+    assert sum(status == 304 for _, _, status in exchanges) >= 4
     assert all(etag for _, etag, status in exchanges if status == 304)
 
     (second,) = create_jobs(api, [unique_name("live-2")])
@@ -314,8 +313,9 @@ def test_a_read_stopped_for_taking_too_long_is_explained_and_is_no_outage(page):
         "instance": "/api/jobs/",
     }
     open_dashboard(page)
+    faked = re.compile(r".*/api/jobs/\?.*search=zq.*")
     page.route(
-        re.compile(r".*/api/jobs/\?.*search=zq.*"),
+        faked,
         lambda route: route.fulfill(
             status=503, content_type="application/problem+json", body=json.dumps(problem)
         ),
@@ -323,6 +323,9 @@ def test_a_read_stopped_for_taking_too_long_is_explained_and_is_no_outage(page):
     page.get_by_label("Search names").fill("zq")
 
     expect(page.locator("#list-error")).to_contain_text("three or more characters")
-    page.wait_for_timeout(4 * FAST_POLL_MS)  # polls that would raise the notice
+    # A poll sends its next request only after it has handled every answer and set the
+    # connection notice: the second faked request from now proves a poll has decided on
+    # the faked answer (a fixed wait proves nothing on a slow machine).
+    await_requests(page, lambda request: bool(faked.match(request.url)), 2)
     expect(page.locator("#connection")).to_have_text("")
     expect(page.locator("#list-error")).to_be_visible()
