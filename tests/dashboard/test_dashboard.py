@@ -3,7 +3,7 @@
 import json
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.dashboard.conftest import (
     await_requests,
@@ -12,18 +12,22 @@ from tests.dashboard.conftest import (
     open_dashboard,
 )
 
+STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED"]
 
-def _names(page: Page) -> list[str]:
-    return page.locator("#jobs-body .open-job").all_inner_texts()
+
+def _names(page: Page) -> Locator:
+    return page.locator("#jobs-body .open-job")
 
 
 def _shown(first: int, last: int, total: int) -> str:
     """The pager's words for the rows shown, e.g. 11 to 20 of 25, with an en dash."""
-    return f"{first}\N{EN DASH}{last} of {total}"
+    return f"{first:,}\N{EN DASH}{last:,} of {total:,}"
 
 
-def _count(text: str) -> int:
-    return int(re.sub(r"\D", "", text))
+def _first_page_names(api, **params) -> list[str]:
+    """The names on the table's first page (20 rows, newest first), as the API lists them."""
+    query = {"limit": 20, "ordering": "-created_at", "pagination": "cursor", **params}
+    return [job["name"] for job in api.get("/api/jobs/", params=query).json()["results"]]
 
 
 def test_tiles_show_the_summary_and_a_click_filters_by_that_status(page, api, unique_name):
@@ -31,12 +35,8 @@ def test_tiles_show_the_summary_and_a_click_filters_by_that_status(page, api, un
     api.patch(f"/api/jobs/{job['id']}/", json={"status_type": "RUNNING"})
     open_dashboard(page)
     summary = api.get("/api/jobs/summary/").json()
-    tiles = page.locator("#tiles .tile")
-    expect(tiles).to_have_count(5)
-    assert _count(tiles.nth(0).locator(".tile-count").inner_text()) == summary["total"]
-    for index, status in enumerate(["PENDING", "RUNNING", "COMPLETED", "FAILED"], start=1):
-        shown = _count(tiles.nth(index).locator(".tile-count").inner_text())
-        assert shown == summary["by_status"][status]
+    counts = [summary["total"], *(summary["by_status"][status] for status in STATUSES)]
+    expect(page.locator("#tiles .tile .tile-count")).to_have_text([f"{n:,}" for n in counts])
 
     page.locator('#tiles .tile[data-status="RUNNING"]').click()
 
@@ -46,13 +46,18 @@ def test_tiles_show_the_summary_and_a_click_filters_by_that_status(page, api, un
     expect(page.locator("#filter-running")).to_be_checked()
     expect(page).to_have_url(re.compile(r"status=RUNNING"))
     expect(page.locator("#jobs-heading")).to_have_text("Jobs: Running")
-    badges = page.locator("#jobs-body td[data-label=Status]")
-    expect(badges.first).to_have_text(re.compile("Running"))
-    assert {text.split()[-1] for text in badges.all_inner_texts()} == {"Running"}
+    # Exactly the API's running jobs, each row saying so: waits for the filtered rows (the
+    # unfiltered ones shown before the click start with this running job too).
+    running = _first_page_names(api, status="RUNNING")
+    expect(_names(page)).to_have_text(running)
+    expect(page.locator("#jobs-body td[data-label=Status]")).to_have_text(
+        [re.compile(r"Running$")] * len(running)
+    )
     # The same tile again shows every job.
     page.locator('#tiles .tile[data-status="RUNNING"]').click()
     expect(page.locator('#tiles .tile[data-status=""]')).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#filter-running")).not_to_be_checked()
+    expect(_names(page)).to_have_text(_first_page_names(api))
 
 
 def test_creating_a_job_shows_it_and_creates_exactly_one(page, api, unique_name):
@@ -68,8 +73,9 @@ def test_creating_a_job_shows_it_and_creates_exactly_one(page, api, unique_name)
     found = api.get("/api/jobs/", params={"search": name}).json()
     assert [job["name"] for job in found["results"]] == [name]
     assert found["results"][0]["current_status_type"] == "PENDING"
-    expect(page.locator('#tiles .tile[data-status=""] .tile-count')).not_to_have_text(
-        f"{total_before:,}"
+    # Exactly one more: any other number (two jobs made, a stale or wrong count) fails.
+    expect(page.locator('#tiles .tile[data-status=""] .tile-count')).to_have_text(
+        f"{total_before + 1:,}"
     )
 
 
@@ -88,7 +94,7 @@ def test_an_api_validation_error_is_shown_next_to_its_field_and_nothing_is_creat
     expect(name_field).to_have_attribute("aria-invalid", "true")
     expect(name_field).to_be_focused()
     # The message is the field's accessible description, so a screen reader says it too.
-    assert name_field.get_attribute("aria-describedby") == "create-name-error"
+    expect(name_field).to_have_attribute("aria-describedby", "create-name-error")
     assert api.get("/api/jobs/summary/").json()["total"] == total_before
 
     name_field.fill("fixed-name-after-error")
@@ -130,27 +136,27 @@ def test_paging_walks_forward_and_back_with_cursor_links(page, api, unique_name)
     )
     open_dashboard(page, search=prefix, limit=10)
 
-    seen: list[str] = []
+    newest_first = list(reversed(names))
     expect(page.locator("#page-info")).to_have_text(_shown(1, 10, 25))
-    seen += _names(page)
+    expect(_names(page)).to_have_text(newest_first[:10])
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#page-info")).to_have_text(_shown(11, 20, 25))
-    seen += _names(page)
+    expect(_names(page)).to_have_text(newest_first[10:20])
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#page-info")).to_have_text(_shown(21, 25, 25))
-    seen += _names(page)
+    expect(_names(page)).to_have_text(newest_first[20:])
 
     # Newest first, every job exactly once, and the last page has no Next.
-    assert seen == list(reversed(names))
     expect(page.get_by_role("button", name="Next")).to_be_disabled()
     # Sorted by creation, pages are keyset (cursor) pages: as fast a million jobs deep.
     assert any("pagination=cursor" in url for url in list_requests)
     assert any("cursor=" in url for url in list_requests)
     page.get_by_role("button", name="Previous").click()
     expect(page.locator("#page-info")).to_have_text(_shown(11, 20, 25))
-    assert _names(page) == list(reversed(names))[10:20]
+    expect(_names(page)).to_have_text(newest_first[10:20])
     page.get_by_role("button", name="First page").click()
     expect(page.locator("#page-info")).to_have_text(_shown(1, 10, 25))
+    expect(_names(page)).to_have_text(newest_first[:10])
     expect(page.get_by_role("button", name="Previous")).to_be_disabled()
 
 
