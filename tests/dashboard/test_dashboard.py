@@ -250,6 +250,40 @@ def test_deleting_from_the_panel_closes_it(page, api, unique_name):
     assert api.get(f"/api/jobs/{job['id']}/").status_code == 404
 
 
+def test_a_poll_still_reading_a_job_deleted_from_its_panel_does_not_stop_the_polls(
+    page, api, unique_name
+):
+    """Seen as a script error in a full run: the poll in flight when the panel's delete
+    closed the panel got a 404 for the job and threw it, and no poll came after. A route
+    holds that poll's read of the job until the delete is done."""
+    (job,) = create_jobs(api, [unique_name("delete-race")])
+    open_dashboard(page, search=job["name"], job=job["id"])
+    expect(page.locator("#history li")).to_have_count(1)
+    held = []
+
+    def hold_reads(route):
+        if route.request.method == "GET":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(f"**/api/jobs/{job['id']}/", hold_reads)
+    with page.expect_request(f"**/api/jobs/{job['id']}/"):
+        pass  # the next poll's read of the job, now held
+    page.locator("#delete-job").click()
+    page.locator("#confirm-delete").get_by_role("button", name="Delete").click()
+    expect(page.locator("#panel")).to_be_hidden()
+    assert api.get(f"/api/jobs/{job['id']}/").status_code == 404
+    assert len(held) == 1
+
+    for route in held:
+        route.continue_()  # the API now answers the held read with a 404
+
+    await_requests(page, is_summary_request, 2)
+    expect(page.locator("#panel")).to_be_hidden()
+    expect(page.locator("#connection")).to_have_text("")
+
+
 def test_the_page_stays_current_by_conditional_polls(page, api, unique_name):
     (first,) = create_jobs(api, [unique_name("live-1")])
     prefix = first["name"].rsplit("-", 1)[0]
