@@ -222,6 +222,7 @@ function setPanelEnabled(enabled) {
 function showJobGone() {
   showAlert($("panel-error"), "This job no longer exists: it was deleted.");
   setPanelEnabled(false);
+  $("history-more").hidden = true;
 }
 
 function renderJob() {

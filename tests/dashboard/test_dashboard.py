@@ -250,6 +250,45 @@ def test_deleting_from_the_panel_closes_it(page, api, unique_name):
     assert api.get(f"/api/jobs/{job['id']}/").status_code == 404
 
 
+def _append_statuses(api, job_id: int, count: int) -> list[str]:
+    """`count` status events appended through the API; the job's event ids, newest first."""
+    for n in range(count):
+        status = STATUSES[(n + 1) % len(STATUSES)]
+        assert api.patch(f"/api/jobs/{job_id}/", json={"status_type": status}).status_code == 200
+    events = api.get(f"/api/jobs/{job_id}/statuses/", params={"limit": 100}).json()["results"]
+    assert len(events) == count + 1
+    return [str(event["id"]) for event in events]
+
+
+def test_a_job_deleted_elsewhere_while_its_panel_is_open_is_said_in_the_panel(
+    page, api, unique_name
+):
+    (job,) = create_jobs(api, [unique_name("gone")])
+    _append_statuses(api, job["id"], 20)  # so that the panel offers older events too
+    open_dashboard(page, search=job["name"], job=job["id"])
+    panel = page.locator("#panel")
+    expect(panel.locator("#history li")).to_have_count(20)
+    expect(panel.get_by_role("button", name="Older events")).to_be_visible()
+    expect(panel.locator("#panel-error")).to_be_hidden()
+
+    assert api.delete(f"/api/jobs/{job['id']}/").status_code == 204
+
+    # The next poll finds it gone: the panel says so and offers nothing more to do with it.
+    expect(panel.locator("#panel-error")).to_have_text("This job no longer exists: it was deleted.")
+    expect(panel.locator("#append-buttons button")).to_have_count(4)
+    for button in panel.locator("#append-buttons button").all():
+        expect(button).to_be_disabled()
+    expect(panel.locator("#delete-job")).to_be_disabled()
+    expect(panel.get_by_role("button", name="Older events")).to_be_hidden()
+    expect(panel.get_by_role("heading", name=job["name"])).to_be_visible()
+    # The table drops it, and a deleted job is no connection problem.
+    expect(page.locator(f'#jobs-body tr[data-job-id="{job["id"]}"]')).to_have_count(0)
+    expect(page.locator("#empty")).to_be_visible()
+    await_requests(page, is_summary_request, 1)
+    expect(page.locator("#connection")).to_have_text("")
+    expect(panel.locator("#panel-error")).to_have_text("This job no longer exists: it was deleted.")
+
+
 def test_a_poll_still_reading_a_job_deleted_from_its_panel_does_not_stop_the_polls(
     page, api, unique_name
 ):
