@@ -260,6 +260,32 @@ def _append_statuses(api, job_id: int, count: int) -> list[str]:
     return [str(event["id"]) for event in events]
 
 
+def _expect_history(page: Page, event_ids: list[str]) -> None:
+    """The panel's history is exactly these events, in this order."""
+    items = page.locator("#history li")
+    expect(items).to_have_count(len(event_ids))
+    for index, event_id in enumerate(event_ids):
+        expect(items.nth(index)).to_have_attribute("data-event-id", event_id)
+
+
+def test_older_events_load_on_demand_each_once_and_in_order(page, api, unique_name):
+    (job,) = create_jobs(api, [unique_name("history")])
+    # 26 events: more than the panel's first page of history (20).
+    event_ids = _append_statuses(api, job["id"], 25)
+    open_dashboard(page, search=job["name"], job=job["id"])
+    older = page.locator("#panel").get_by_role("button", name="Older events")
+    _expect_history(page, event_ids[:20])
+    expect(older).to_be_visible()
+
+    older.click()
+
+    _expect_history(page, event_ids)
+    expect(older).to_be_hidden()
+    # The polls that follow (304s) keep the older events, and show none twice.
+    await_requests(page, is_summary_request, 2)
+    _expect_history(page, event_ids)
+
+
 def test_a_job_deleted_elsewhere_while_its_panel_is_open_is_said_in_the_panel(
     page, api, unique_name
 ):
