@@ -315,6 +315,49 @@ def test_a_job_deleted_elsewhere_while_its_panel_is_open_is_said_in_the_panel(
     expect(panel.locator("#panel-error")).to_have_text("This job no longer exists: it was deleted.")
 
 
+def test_offset_pages_stop_at_10000_jobs_and_the_page_says_so(page, api, system, unique_name):
+    """Sorted by name, pages are offset pages, and the API takes offsets up to 10,000. The
+    test stack holds far fewer jobs, so a route hands the browser the real first page with
+    the `next` link the API gives there: at offset 10,000 (still allowed), then beyond it
+    (what the page at offset 10,000 links to)."""
+    create_jobs(api, [unique_name(f"deep-{n}") for n in range(21)])  # more than one page
+    next_offset = {"value": 10_000}
+    pages_answered: list[str] = []
+
+    def deep_next_link(route):
+        response = route.fetch()
+        if response.status != 200:  # a 304 to a poll: nothing to change
+            route.fulfill(response=response)
+            return
+        page_body = response.json()
+        page_body["next"] = (
+            f"{system.config.gateway_url}/api/jobs/?limit=20"
+            f"&offset={next_offset['value']}&ordering=name"
+        )
+        route.fulfill(response=response, json=page_body)
+        pages_answered.append(page_body["next"])
+
+    page.route(re.compile(r".*/api/jobs/\?.*ordering=name(&|$).*"), deep_next_link)
+    notice = "Sort by Created to page further than 10,000 jobs."
+    next_button = page.get_by_role("button", name="Next")
+
+    total = api.get("/api/jobs/summary/").json()["total"]
+    open_dashboard(page, ordering="name")
+    expect(page.locator("#page-info")).to_have_text(_shown(1, 20, total))
+    expect(next_button).to_be_enabled()
+    assert pages_answered and all("offset=10000&" in link for link in pages_answered)
+
+    next_offset["value"] = 10_020
+    page.reload()
+
+    expect(page.locator("#page-info")).to_have_text(f"{_shown(1, 20, total)}. {notice}")
+    expect(next_button).to_be_disabled()
+    # Sorted by creation again, pages are cursor pages at any depth: no notice.
+    page.locator("th[data-ordering=created_at]").get_by_role("button").click()
+    expect(page.locator("#page-info")).to_have_text(_shown(1, 20, total))
+    expect(next_button).to_be_enabled()
+
+
 def test_a_poll_still_reading_a_job_deleted_from_its_panel_does_not_stop_the_polls(
     page, api, unique_name
 ):
