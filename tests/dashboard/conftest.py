@@ -60,9 +60,10 @@ def unique_name() -> Callable[[str], str]:
     return lambda label: f"ui-{run}-{label}"
 
 
-def open_dashboard(page: Page, **params: str | int) -> Page:
-    """Loads the dashboard with the given address-bar state; waits for tiles and table."""
-    query = urlencode({"poll": FAST_POLL_MS, **params})
+def open_dashboard(page: Page, *, poll: int | None = FAST_POLL_MS, **params: str | int) -> Page:
+    """Loads the dashboard with the given address-bar state; waits for tiles and table.
+    `poll=None` leaves the page at its own polling period."""
+    query = urlencode({**({"poll": poll} if poll is not None else {}), **params})
     page.goto(f"/?{query}")
     expect(page.locator("#tiles")).to_have_attribute("aria-busy", "false")
     expect(page.locator("#page-info")).not_to_have_text("")
