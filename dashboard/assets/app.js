@@ -222,6 +222,7 @@ function setPanelEnabled(enabled) {
 function showJobGone() {
   showAlert($("panel-error"), "This job no longer exists: it was deleted.");
   setPanelEnabled(false);
+  $("history-more").hidden = true;
 }
 
 function renderJob() {
@@ -244,7 +245,10 @@ async function refreshPanel() {
     }
     return true;
   } catch (problem) {
-    if (!(problem instanceof ApiProblem) || current !== job) throw problem;
+    if (!(problem instanceof ApiProblem)) throw problem;
+    // The panel was closed or moved to another job meanwhile (e.g. this one was deleted
+    // from the page while a poll was reading it): the answer concerns nothing shown.
+    if (current !== job) return true;
     if (problem.status === 404) {
       showJobGone();
       return true;

@@ -3,19 +3,22 @@ stack `make test` started: every action goes through the gateway, as a person's 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from stack.browser import launch
 from stack.system import System
 
-# The browser waits for what the page shows; polls come every half second in these tests.
-expect.set_options(timeout=10_000)
+# Every wait has a deadline: what the page shows (expect), every action and every wait for
+# an event (the tab's default). Polls come every half second in these tests.
+WAIT_MS = 10_000
+expect.set_options(timeout=WAIT_MS)
 FAST_POLL_MS = 500
 
 
@@ -33,6 +36,8 @@ def page(browser: Browser, system: System) -> Iterator[Page]:
     context = browser.new_context(
         base_url=system.config.gateway_url, viewport={"width": 1280, "height": 900}
     )
+    context.set_default_timeout(WAIT_MS)
+    context.set_default_navigation_timeout(WAIT_MS)
     page = context.new_page()
     script_errors: list[str] = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
@@ -55,9 +60,10 @@ def unique_name() -> Callable[[str], str]:
     return lambda label: f"ui-{run}-{label}"
 
 
-def open_dashboard(page: Page, **params: str | int) -> Page:
-    """Loads the dashboard with the given address-bar state; waits for tiles and table."""
-    query = urlencode({"poll": FAST_POLL_MS, **params})
+def open_dashboard(page: Page, *, poll: int | None = FAST_POLL_MS, **params: str | int) -> Page:
+    """Loads the dashboard with the given address-bar state; waits for tiles and table.
+    `poll=None` leaves the page at its own polling period."""
+    query = urlencode({**({"poll": poll} if poll is not None else {}), **params})
     page.goto(f"/?{query}")
     expect(page.locator("#tiles")).to_have_attribute("aria-busy", "false")
     expect(page.locator("#page-info")).not_to_have_text("")
@@ -71,3 +77,22 @@ def create_jobs(api: httpx.Client, names: list[str]) -> list[dict]:
         assert response.status_code == 201, response.text
         jobs.append(response.json())
     return jobs
+
+
+def await_requests(
+    page: Page, matches: Callable[[Request], bool], count: int, timeout_ms: float = WAIT_MS
+) -> None:
+    """Waits until the page has sent `count` more requests that match, within one deadline.
+
+    The proof that the page went on after an answer: it sends its next poll only once the
+    previous poll has handled every answer. (A request sent before the call is not counted,
+    which can only make the wait longer.)"""
+    deadline = time.monotonic() + timeout_ms / 1000
+    for _ in range(count):
+        remaining_ms = max((deadline - time.monotonic()) * 1000, 1)
+        page.wait_for_event("request", predicate=matches, timeout=remaining_ms)
+
+
+def is_summary_request(request: Request) -> bool:
+    """Every poll sends it first (and the page after each change it makes)."""
+    return request.url.endswith("/api/jobs/summary/")

@@ -91,15 +91,17 @@ def test_every_status_badge_says_its_status_in_words(page, api, unique_name):
     for job, status in zip(jobs[1:], ["RUNNING", "COMPLETED", "FAILED"], strict=True):
         api.patch(f"/api/jobs/{job['id']}/", json={"status_type": status})
     open_dashboard(page, search=jobs[0]["name"].rsplit("-", 2)[0])
-    expect(page.locator("#jobs-body tr")).to_have_count(4)
 
-    words = {text.split()[-1] for text in page.locator("#jobs-body .badge").all_inner_texts()}
-    assert words == {"Pending", "Running", "Completed", "Failed"}
+    # Newest first: the word ends each badge, after its symbol.
+    words = ["Failed", "Completed", "Running", "Pending"]
+    expect(page.locator("#jobs-body .badge")).to_have_text(
+        [re.compile(rf"{word}$") for word in words]
+    )
     # The symbol beside the word is decoration, hidden from screen readers.
     symbols = page.locator("#jobs-body .badge .badge-symbol")
-    assert all(
-        symbols.nth(i).get_attribute("aria-hidden") == "true" for i in range(symbols.count())
-    )
+    expect(symbols).to_have_count(len(words))
+    for symbol in symbols.all():
+        expect(symbol).to_have_attribute("aria-hidden", "true")
 
 
 def test_a_narrow_screen_shows_rows_as_cards_without_sideways_scrolling(page, api, unique_name):

@@ -2,32 +2,32 @@
 
 import json
 import re
-import time
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.dashboard.conftest import FAST_POLL_MS, create_jobs, open_dashboard
+from tests.dashboard.conftest import (
+    await_requests,
+    create_jobs,
+    is_summary_request,
+    open_dashboard,
+)
+
+STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED"]
 
 
-def _names(page: Page) -> list[str]:
-    return page.locator("#jobs-body .open-job").all_inner_texts()
-
-
-def _wait_until(page: Page, condition, timeout_s: float = 10) -> None:
-    """Lets the page run (its polls) until the condition holds; fails after the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        page.wait_for_timeout(100)
+def _names(page: Page) -> Locator:
+    return page.locator("#jobs-body .open-job")
 
 
 def _shown(first: int, last: int, total: int) -> str:
     """The pager's words for the rows shown, e.g. 11 to 20 of 25, with an en dash."""
-    return f"{first}\N{EN DASH}{last} of {total}"
+    return f"{first:,}\N{EN DASH}{last:,} of {total:,}"
 
 
-def _count(text: str) -> int:
-    return int(re.sub(r"\D", "", text))
+def _first_page_names(api, **params) -> list[str]:
+    """The names on the table's first page (20 rows, newest first), as the API lists them."""
+    query = {"limit": 20, "ordering": "-created_at", "pagination": "cursor", **params}
+    return [job["name"] for job in api.get("/api/jobs/", params=query).json()["results"]]
 
 
 def test_tiles_show_the_summary_and_a_click_filters_by_that_status(page, api, unique_name):
@@ -35,12 +35,8 @@ def test_tiles_show_the_summary_and_a_click_filters_by_that_status(page, api, un
     api.patch(f"/api/jobs/{job['id']}/", json={"status_type": "RUNNING"})
     open_dashboard(page)
     summary = api.get("/api/jobs/summary/").json()
-    tiles = page.locator("#tiles .tile")
-    expect(tiles).to_have_count(5)
-    assert _count(tiles.nth(0).locator(".tile-count").inner_text()) == summary["total"]
-    for index, status in enumerate(["PENDING", "RUNNING", "COMPLETED", "FAILED"], start=1):
-        shown = _count(tiles.nth(index).locator(".tile-count").inner_text())
-        assert shown == summary["by_status"][status]
+    counts = [summary["total"], *(summary["by_status"][status] for status in STATUSES)]
+    expect(page.locator("#tiles .tile .tile-count")).to_have_text([f"{n:,}" for n in counts])
 
     page.locator('#tiles .tile[data-status="RUNNING"]').click()
 
@@ -50,13 +46,18 @@ def test_tiles_show_the_summary_and_a_click_filters_by_that_status(page, api, un
     expect(page.locator("#filter-running")).to_be_checked()
     expect(page).to_have_url(re.compile(r"status=RUNNING"))
     expect(page.locator("#jobs-heading")).to_have_text("Jobs: Running")
-    badges = page.locator("#jobs-body td[data-label=Status]")
-    expect(badges.first).to_have_text(re.compile("Running"))
-    assert {text.split()[-1] for text in badges.all_inner_texts()} == {"Running"}
+    # Exactly the API's running jobs, each row saying so: waits for the filtered rows (the
+    # unfiltered ones shown before the click start with this running job too).
+    running = _first_page_names(api, status="RUNNING")
+    expect(_names(page)).to_have_text(running)
+    expect(page.locator("#jobs-body td[data-label=Status]")).to_have_text(
+        [re.compile(r"Running$")] * len(running)
+    )
     # The same tile again shows every job.
     page.locator('#tiles .tile[data-status="RUNNING"]').click()
     expect(page.locator('#tiles .tile[data-status=""]')).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#filter-running")).not_to_be_checked()
+    expect(_names(page)).to_have_text(_first_page_names(api))
 
 
 def test_creating_a_job_shows_it_and_creates_exactly_one(page, api, unique_name):
@@ -72,8 +73,9 @@ def test_creating_a_job_shows_it_and_creates_exactly_one(page, api, unique_name)
     found = api.get("/api/jobs/", params={"search": name}).json()
     assert [job["name"] for job in found["results"]] == [name]
     assert found["results"][0]["current_status_type"] == "PENDING"
-    expect(page.locator('#tiles .tile[data-status=""] .tile-count')).not_to_have_text(
-        f"{total_before:,}"
+    # Exactly one more: any other number (two jobs made, a stale or wrong count) fails.
+    expect(page.locator('#tiles .tile[data-status=""] .tile-count')).to_have_text(
+        f"{total_before + 1:,}"
     )
 
 
@@ -92,7 +94,7 @@ def test_an_api_validation_error_is_shown_next_to_its_field_and_nothing_is_creat
     expect(name_field).to_have_attribute("aria-invalid", "true")
     expect(name_field).to_be_focused()
     # The message is the field's accessible description, so a screen reader says it too.
-    assert name_field.get_attribute("aria-describedby") == "create-name-error"
+    expect(name_field).to_have_attribute("aria-describedby", "create-name-error")
     assert api.get("/api/jobs/summary/").json()["total"] == total_before
 
     name_field.fill("fixed-name-after-error")
@@ -134,27 +136,27 @@ def test_paging_walks_forward_and_back_with_cursor_links(page, api, unique_name)
     )
     open_dashboard(page, search=prefix, limit=10)
 
-    seen: list[str] = []
+    newest_first = list(reversed(names))
     expect(page.locator("#page-info")).to_have_text(_shown(1, 10, 25))
-    seen += _names(page)
+    expect(_names(page)).to_have_text(newest_first[:10])
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#page-info")).to_have_text(_shown(11, 20, 25))
-    seen += _names(page)
+    expect(_names(page)).to_have_text(newest_first[10:20])
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#page-info")).to_have_text(_shown(21, 25, 25))
-    seen += _names(page)
+    expect(_names(page)).to_have_text(newest_first[20:])
 
     # Newest first, every job exactly once, and the last page has no Next.
-    assert seen == list(reversed(names))
     expect(page.get_by_role("button", name="Next")).to_be_disabled()
     # Sorted by creation, pages are keyset (cursor) pages: as fast a million jobs deep.
     assert any("pagination=cursor" in url for url in list_requests)
     assert any("cursor=" in url for url in list_requests)
     page.get_by_role("button", name="Previous").click()
     expect(page.locator("#page-info")).to_have_text(_shown(11, 20, 25))
-    assert _names(page) == list(reversed(names))[10:20]
+    expect(_names(page)).to_have_text(newest_first[10:20])
     page.get_by_role("button", name="First page").click()
     expect(page.locator("#page-info")).to_have_text(_shown(1, 10, 25))
+    expect(_names(page)).to_have_text(newest_first[:10])
     expect(page.get_by_role("button", name="Previous")).to_be_disabled()
 
 
@@ -248,6 +250,148 @@ def test_deleting_from_the_panel_closes_it(page, api, unique_name):
     assert api.get(f"/api/jobs/{job['id']}/").status_code == 404
 
 
+def _append_statuses(api, job_id: int, count: int) -> list[str]:
+    """`count` status events appended through the API; the job's event ids, newest first."""
+    for n in range(count):
+        status = STATUSES[(n + 1) % len(STATUSES)]
+        assert api.patch(f"/api/jobs/{job_id}/", json={"status_type": status}).status_code == 200
+    events = api.get(f"/api/jobs/{job_id}/statuses/", params={"limit": 100}).json()["results"]
+    assert len(events) == count + 1
+    return [str(event["id"]) for event in events]
+
+
+def _expect_history(page: Page, event_ids: list[str]) -> None:
+    """The panel's history is exactly these events, in this order."""
+    items = page.locator("#history li")
+    expect(items).to_have_count(len(event_ids))
+    for index, event_id in enumerate(event_ids):
+        expect(items.nth(index)).to_have_attribute("data-event-id", event_id)
+
+
+def test_older_events_load_on_demand_each_once_and_in_order(page, api, unique_name):
+    (job,) = create_jobs(api, [unique_name("history")])
+    # 26 events: more than the panel's first page of history (20).
+    event_ids = _append_statuses(api, job["id"], 25)
+    open_dashboard(page, search=job["name"], job=job["id"])
+    older = page.locator("#panel").get_by_role("button", name="Older events")
+    _expect_history(page, event_ids[:20])
+    expect(older).to_be_visible()
+
+    older.click()
+
+    _expect_history(page, event_ids)
+    expect(older).to_be_hidden()
+    # The polls that follow (304s) keep the older events, and show none twice.
+    await_requests(page, is_summary_request, 2)
+    _expect_history(page, event_ids)
+
+
+def test_a_job_deleted_elsewhere_while_its_panel_is_open_is_said_in_the_panel(
+    page, api, unique_name
+):
+    (job,) = create_jobs(api, [unique_name("gone")])
+    _append_statuses(api, job["id"], 20)  # so that the panel offers older events too
+    open_dashboard(page, search=job["name"], job=job["id"])
+    panel = page.locator("#panel")
+    expect(panel.locator("#history li")).to_have_count(20)
+    expect(panel.get_by_role("button", name="Older events")).to_be_visible()
+    expect(panel.locator("#panel-error")).to_be_hidden()
+
+    assert api.delete(f"/api/jobs/{job['id']}/").status_code == 204
+
+    # The next poll finds it gone: the panel says so and offers nothing more to do with it.
+    expect(panel.locator("#panel-error")).to_have_text("This job no longer exists: it was deleted.")
+    expect(panel.locator("#append-buttons button")).to_have_count(4)
+    for button in panel.locator("#append-buttons button").all():
+        expect(button).to_be_disabled()
+    expect(panel.locator("#delete-job")).to_be_disabled()
+    expect(panel.get_by_role("button", name="Older events")).to_be_hidden()
+    expect(panel.get_by_role("heading", name=job["name"])).to_be_visible()
+    # The table drops it, and a deleted job is no connection problem.
+    expect(page.locator(f'#jobs-body tr[data-job-id="{job["id"]}"]')).to_have_count(0)
+    expect(page.locator("#empty")).to_be_visible()
+    await_requests(page, is_summary_request, 1)
+    expect(page.locator("#connection")).to_have_text("")
+    expect(panel.locator("#panel-error")).to_have_text("This job no longer exists: it was deleted.")
+
+
+def test_offset_pages_stop_at_10000_jobs_and_the_page_says_so(page, api, system, unique_name):
+    """Sorted by name, pages are offset pages, and the API takes offsets up to 10,000. The
+    test stack holds far fewer jobs, so a route hands the browser the real first page with
+    the `next` link the API gives there: at offset 10,000 (still allowed), then beyond it
+    (what the page at offset 10,000 links to)."""
+    create_jobs(api, [unique_name(f"deep-{n}") for n in range(21)])  # more than one page
+    next_offset = {"value": 10_000}
+    pages_answered: list[str] = []
+
+    def deep_next_link(route):
+        response = route.fetch()
+        if response.status != 200:  # a 304 to a poll: nothing to change
+            route.fulfill(response=response)
+            return
+        page_body = response.json()
+        page_body["next"] = (
+            f"{system.config.gateway_url}/api/jobs/?limit=20"
+            f"&offset={next_offset['value']}&ordering=name"
+        )
+        route.fulfill(response=response, json=page_body)
+        pages_answered.append(page_body["next"])
+
+    page.route(re.compile(r".*/api/jobs/\?.*ordering=name(&|$).*"), deep_next_link)
+    notice = "Sort by Created to page further than 10,000 jobs."
+    next_button = page.get_by_role("button", name="Next")
+
+    total = api.get("/api/jobs/summary/").json()["total"]
+    open_dashboard(page, ordering="name")
+    expect(page.locator("#page-info")).to_have_text(_shown(1, 20, total))
+    expect(next_button).to_be_enabled()
+    assert pages_answered and all("offset=10000&" in link for link in pages_answered)
+
+    next_offset["value"] = 10_020
+    page.reload()
+
+    expect(page.locator("#page-info")).to_have_text(f"{_shown(1, 20, total)}. {notice}")
+    expect(next_button).to_be_disabled()
+    # Sorted by creation again, pages are cursor pages at any depth: no notice.
+    page.locator("th[data-ordering=created_at]").get_by_role("button").click()
+    expect(page.locator("#page-info")).to_have_text(_shown(1, 20, total))
+    expect(next_button).to_be_enabled()
+
+
+def test_a_poll_still_reading_a_job_deleted_from_its_panel_does_not_stop_the_polls(
+    page, api, unique_name
+):
+    """Seen as a script error in a full run: the poll in flight when the panel's delete
+    closed the panel got a 404 for the job and threw it, and no poll came after. A route
+    holds that poll's read of the job until the delete is done."""
+    (job,) = create_jobs(api, [unique_name("delete-race")])
+    open_dashboard(page, search=job["name"], job=job["id"])
+    expect(page.locator("#history li")).to_have_count(1)
+    held = []
+
+    def hold_reads(route):
+        if route.request.method == "GET":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(f"**/api/jobs/{job['id']}/", hold_reads)
+    with page.expect_request(f"**/api/jobs/{job['id']}/"):
+        pass  # the next poll's read of the job, now held
+    page.locator("#delete-job").click()
+    page.locator("#confirm-delete").get_by_role("button", name="Delete").click()
+    expect(page.locator("#panel")).to_be_hidden()
+    assert api.get(f"/api/jobs/{job['id']}/").status_code == 404
+    assert len(held) == 1
+
+    for route in held:
+        route.continue_()  # the API now answers the held read with a 404
+
+    await_requests(page, is_summary_request, 2)
+    expect(page.locator("#panel")).to_be_hidden()
+    expect(page.locator("#connection")).to_have_text("")
+
+
 def test_the_page_stays_current_by_conditional_polls(page, api, unique_name):
     (first,) = create_jobs(api, [unique_name("live-1")])
     prefix = first["name"].rsplit("-", 1)[0]
@@ -267,8 +411,11 @@ def test_the_page_stays_current_by_conditional_polls(page, api, unique_name):
     )
     open_dashboard(page, search=prefix, job=first["id"])
     expect(page.locator("#jobs-body tr")).to_have_count(1)
-    # Nothing changed: polls are revalidations answered 304, without a body.
-    _wait_until(page, lambda: sum(status == 304 for _, _, status in exchanges) > 3)
+    # Nothing changed: polls are revalidations answered 304, without a body. Two more polls
+    # sent: the first of them was answered in full (summary, list, job, history) before the
+    # second left.
+    await_requests(page, is_summary_request, 2)
+    assert sum(status == 304 for _, _, status in exchanges) >= 4
     assert all(etag for _, etag, status in exchanges if status == 304)
 
     (second,) = create_jobs(api, [unique_name("live-2")])
@@ -314,8 +461,9 @@ def test_a_read_stopped_for_taking_too_long_is_explained_and_is_no_outage(page):
         "instance": "/api/jobs/",
     }
     open_dashboard(page)
+    faked = re.compile(r".*/api/jobs/\?.*search=zq.*")
     page.route(
-        re.compile(r".*/api/jobs/\?.*search=zq.*"),
+        faked,
         lambda route: route.fulfill(
             status=503, content_type="application/problem+json", body=json.dumps(problem)
         ),
@@ -323,6 +471,9 @@ def test_a_read_stopped_for_taking_too_long_is_explained_and_is_no_outage(page):
     page.get_by_label("Search names").fill("zq")
 
     expect(page.locator("#list-error")).to_contain_text("three or more characters")
-    page.wait_for_timeout(4 * FAST_POLL_MS)  # polls that would raise the notice
+    # A poll sends its next request only after it has handled every answer and set the
+    # connection notice: the second faked request from now proves a poll has decided on
+    # the faked answer (a fixed wait proves nothing on a slow machine).
+    await_requests(page, lambda request: bool(faked.match(request.url)), 2)
     expect(page.locator("#connection")).to_have_text("")
     expect(page.locator("#list-error")).to_be_visible()
