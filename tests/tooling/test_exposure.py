@@ -128,6 +128,7 @@ def documented_proxy(system, tmp_path):
         deadline = time.monotonic() + 10
         while not listeners(port) and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert listeners(port), f"the documented proxy is not listening on {port} after 10 s"
         yield f"https://127.0.0.1:{port}"
     finally:
         stop_pid(tmp_path / "nginx.pid", sig=signal.SIGQUIT, timeout=10)
