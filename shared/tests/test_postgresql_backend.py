@@ -1,7 +1,7 @@
 """The health check of persistent connections (shared/postgresql): free when the
 connection is fine, and still right when the server has dropped it."""
 
-import time
+import select
 
 import psycopg
 import pytest
@@ -47,7 +47,10 @@ def test_a_connection_the_server_dropped_is_not_usable_and_django_reconnects():
         (pid,) = cursor.fetchone()
     with psycopg.connect(_admin_dsn(), autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
-    time.sleep(0.2)  # the server's goodbye reaches the socket
+    # The server's goodbye (or the end of the stream) reaches the socket: waited for, with
+    # an end, rather than slept for.
+    readable, _, _ = select.select([connection.connection.fileno()], [], [], 10)
+    assert readable, "the terminated backend's socket never became readable"
 
     assert not connection.is_usable()
 

@@ -53,3 +53,11 @@ def raw_api(system: System) -> Iterator[httpx.Client]:
 def admin_db(system: System) -> Iterator[psycopg.Connection]:
     with psycopg.connect(system.postgres.admin_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def observer_db(system: System) -> Iterator[psycopg.Connection]:
+    """A second admin connection, outside any transaction: it watches pg_stat_activity
+    while `admin_db` holds a lock in one."""
+    with psycopg.connect(system.postgres.admin_url, autocommit=True) as conn:
+        yield conn

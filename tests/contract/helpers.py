@@ -1,7 +1,20 @@
+"""What the contract tests share: the database's invariants in SQL, and waits that end."""
+
 from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
+import pytest
+
+from stack.config import COMMAND_ROLE
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Each query counts the rows that break one invariant of DESIGN section 2; all must be 0.
 INVARIANT_VIOLATIONS = {
@@ -58,3 +71,49 @@ def create_job(api: httpx.Client, name: str = "contract-job") -> dict:
     response = api.post("/api/jobs/", json={"name": name})
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def await_condition(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    """Polls `condition` until it returns something true and returns that; fails the test
+    naming `what` when it has not within `timeout` seconds (a wait that always ends)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            pytest.fail(f"not within {timeout:g}s: {what}")
+        time.sleep(0.05)
+
+
+def run_in_threads(
+    work: Callable[[T], R], inputs: Iterable[T], *, workers: int, timeout: float
+) -> list[R]:
+    """`work` over `inputs` on `workers` threads, results in input order. Fails the test
+    when they are not all done within `timeout` seconds, and then does not wait for the
+    stuck ones (a `with ThreadPoolExecutor()` would, on its way out)."""
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(work, each) for each in inputs]
+        _, not_done = wait(futures, timeout=timeout)
+        if not_done:
+            pytest.fail(f"{len(not_done)} of {len(futures)} calls not done within {timeout:g}s")
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def command_backends_waiting_on_a_lock(conn: psycopg.Connection) -> int:
+    """How many of the command service's database sessions wait on a heavyweight lock
+    (a table lock, a row lock, an advisory lock) right now."""
+    # Outside a transaction: pg_stat_activity is a snapshot per transaction.
+    return conn.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE usename = %s AND datname = current_database() AND wait_event_type = 'Lock'",
+        [COMMAND_ROLE],
+    ).fetchone()[0]
+
+
+def assert_no_invariant_violations(conn: psycopg.Connection) -> None:
+    violations = invariant_violations(conn)
+    assert violations == dict.fromkeys(violations, 0), violations

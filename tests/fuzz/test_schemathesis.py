@@ -2,7 +2,7 @@
 
 Positive and negative cases from every phase (examples, coverage, fuzzing, stateful),
 every check (schemathesis's, and ours in hooks.py: every accepted request is valid by the
-description), bounded in examples and time. Any failure (a 500, a response outside the
+description), bounded by the number of examples. Any failure (a 500, a response outside the
 description, valid input refused, invalid input accepted) fails the test with
 schemathesis's report and a command to replay it.
 """
@@ -35,9 +35,13 @@ def test_schemathesis_finds_no_failure_through_the_gateway(tmp_path):
         "all",
         "--phases",
         "examples,coverage,fuzzing,stateful",
+        # Bounded by examples only, not also by time: with --max-time schemathesis keeps
+        # generating until the clock runs out, so the cases run (and a floor on their
+        # number) depended on the machine's speed, and a failure found on one machine might
+        # not be generated on the next. With the seed, 120 examples per operation are the
+        # same cases, about 2,200, on any machine (about 45 s here); the subprocess
+        # timeout below only stops a hang, far above that.
         "--max-examples",
-        "60",
-        "--max-time",
         "120",
         "--workers",
         "2",
@@ -53,9 +57,13 @@ def test_schemathesis_finds_no_failure_through_the_gateway(tmp_path):
         str(tmp_path),
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "hooks.py")}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    # Under pytest-timeout's 300 s, so a hang ends here, with the command in the error.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-2000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
     assert counts, result.stdout[-3000:]
     generated, passed = map(int, counts.groups())
+    # Not a second bound: a check that the description still yields cases to send (an
+    # operation lost, a phase that stopped generating), at about half of what this seed
+    # generates.
     assert generated == passed and generated >= 1000, result.stdout[-3000:]

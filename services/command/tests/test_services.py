@@ -132,7 +132,7 @@ def test_concurrent_appends_on_one_job_serialise_and_keep_every_invariant():
     job = services.job_create(name="contended")
     statuses = [JobStatusType.RUNNING, JobStatusType.FAILED, JobStatusType.COMPLETED]
     errors: list[BaseException] = []
-    start = threading.Barrier(8)
+    start = threading.Barrier(8, timeout=30)
 
     def append_many(worker: int) -> None:
         try:
@@ -146,11 +146,12 @@ def test_concurrent_appends_on_one_job_serialise_and_keep_every_invariant():
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=append_many, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=append_many, args=(n,), daemon=True) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
+    assert not [thread for thread in threads if thread.is_alive()], "appends still running"
 
     assert errors == []
     assert JobStatus.objects.filter(job=job).count() == 1 + 8 * 10
@@ -229,7 +230,7 @@ def test_a_duplicate_while_the_first_is_in_flight_is_refused_at_once():
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=first)
+    thread = threading.Thread(target=first, daemon=True)
     thread.start()
     assert started.wait(10)
     try:
@@ -237,7 +238,8 @@ def test_a_duplicate_while_the_first_is_in_flight_is_refused_at_once():
             services.job_create_idempotent(key="k3", fingerprint="f", name="a", respond=_respond)
     finally:
         release.set()
-        thread.join()
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the first request did not finish"
     assert errors == []
     replay = services.job_create_idempotent(key="k3", fingerprint="f", name="a", respond=_respond)
     assert replay.replayed
