@@ -13,10 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _last_query_of(pid: int) -> str:
     # Another session sees what this connection last sent to the server.
     with psycopg.connect(_admin_dsn(), autocommit=True) as other:
-        (query,) = other.execute(
-            "SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]
-        ).fetchone()
-    return query
+        row = other.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+    assert row is not None
+    return row[0]
 
 
 def _admin_dsn() -> str:

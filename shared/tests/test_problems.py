@@ -18,7 +18,7 @@ from shared.problems import (
 
 def handle(exc: Exception, path: str = "/api/jobs/7/") -> tuple[int, dict, dict]:
     django_request = RequestFactory().get(path)
-    django_request.request_id = "req-1"
+    django_request.request_id = "req-1"  # type: ignore[attr-defined]
     response = problem_exception_handler(exc, {"request": Request(django_request)})
     assert response is not None
     assert response.content_type == PROBLEM_CONTENT_TYPE

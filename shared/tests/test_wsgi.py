@@ -2,6 +2,7 @@
 
 import io
 import json
+from typing import Any
 from wsgiref.util import setup_testing_defaults
 
 import pytest
@@ -15,7 +16,11 @@ def call():
 
     def call(method: str, path: str, **headers: str) -> tuple[str, dict[str, str], bytes]:
         path_info, _, query = path.partition("?")
-        environ = {"REQUEST_METHOD": method, "PATH_INFO": path_info, "QUERY_STRING": query}
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path_info,
+            "QUERY_STRING": query,
+        }
         environ.update(headers)
         setup_testing_defaults(environ)
         environ["wsgi.input"] = io.BytesIO(b"")

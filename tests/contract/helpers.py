@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
@@ -58,13 +58,20 @@ INVARIANT_VIOLATIONS = {
 }
 
 
+def scalar(conn: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The one value a statement answers (a count, a name)."""
+    row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None, sql
+    return row[0]
+
+
 def invariant_violations(conn: psycopg.Connection) -> dict[str, int]:
     """Every invariant with the number of rows that break it (all zero when healthy)."""
-    return {name: conn.execute(query).fetchone()[0] for name, query in INVARIANT_VIOLATIONS.items()}
+    return {name: scalar(conn, query) for name, query in INVARIANT_VIOLATIONS.items()}
 
 
 def job_count(conn: psycopg.Connection) -> int:
-    return conn.execute("SELECT count(*) FROM jobs_job").fetchone()[0]
+    return scalar(conn, "SELECT count(*) FROM jobs_job")
 
 
 def create_job(api: httpx.Client, name: str = "contract-job") -> dict:
@@ -107,11 +114,12 @@ def command_backends_waiting_on_a_lock(conn: psycopg.Connection) -> int:
     """How many of the command service's database sessions wait on a heavyweight lock
     (a table lock, a row lock, an advisory lock) right now."""
     # Outside a transaction: pg_stat_activity is a snapshot per transaction.
-    return conn.execute(
+    return scalar(
+        conn,
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE usename = %s AND datname = current_database() AND wait_event_type = 'Lock'",
         [COMMAND_ROLE],
-    ).fetchone()[0]
+    )
 
 
 def assert_no_invariant_violations(conn: psycopg.Connection) -> None:

@@ -17,6 +17,7 @@ from tests.contract.helpers import (
     await_condition,
     command_backends_waiting_on_a_lock,
     create_job,
+    scalar,
 )
 
 
@@ -147,9 +148,7 @@ def test_traffic_through_a_database_outage_gets_2xx_or_a_quick_503_and_recovers(
     created = [a.body["id"] for a in answers if a.status == 201]
     # A connection of after the restart: the outage ended every earlier one.
     with psycopg.connect(system.postgres.admin_url, autocommit=True) as conn:
-        stored = conn.execute(
-            "SELECT count(*) FROM jobs_job WHERE id = ANY(%s)", [created]
-        ).fetchone()[0]
+        stored = scalar(conn, "SELECT count(*) FROM jobs_job WHERE id = ANY(%s)", [created])
         assert stored == len(created)
         assert_no_invariant_violations(conn)
 

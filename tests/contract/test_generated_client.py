@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from http import HTTPStatus
 from types import ModuleType, SimpleNamespace
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -98,7 +99,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def create(generated: SimpleNamespace, client: object, name: str) -> object:
+def create(generated: SimpleNamespace, client: object, name: str) -> Any:
     response = generated.jobs_create.sync_detailed(
         client=client, body=generated.models.JobCreateInputRequest(name=name)
     )
@@ -169,14 +170,14 @@ def test_list_filters_by_status_in_both_forms_searches_and_orders(generated, cli
     )
     assert [job.id for job in by_id.results] == ids
     # `status=RUNNING&status=FAILED` (what the client makes of a list) and the comma form.
-    for status in (["RUNNING", "FAILED"], ["RUNNING,FAILED"]):
+    for statuses in (["RUNNING", "FAILED"], ["RUNNING,FAILED"]):
         page = generated.jobs_list.sync(
             client=client,
             search=marker,
-            status=status,
+            status=statuses,
             ordering=models.JobsListOrdering.CREATED_AT_DESC,
         )
-        assert [job.id for job in page.results] == [ids[1], ids[0]], status
+        assert [job.id for job in page.results] == [ids[1], ids[0]], statuses
 
 
 def test_cursor_pages_followed_to_the_end_see_every_job_once_in_order(generated, client):

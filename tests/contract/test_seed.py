@@ -11,7 +11,7 @@ from psycopg import sql
 from stack.config import REPO_ROOT
 from stack.seed import seed
 from stack.tools import StackError
-from tests.contract.helpers import assert_no_invariant_violations
+from tests.contract.helpers import assert_no_invariant_violations, scalar
 
 SEED_DATABASE = "jobs_seed_test"
 
@@ -40,13 +40,11 @@ def test_seed_makes_realistic_data_with_every_invariant_true(empty_database):
     seed(empty_database, jobs=3000, force=False)
     with psycopg.connect(empty_database) as conn:
         assert_no_invariant_violations(conn)
-        per_status = dict(
+        per_status: dict[str, int] = dict(
             conn.execute("SELECT current_status_type, count(*) FROM jobs_job GROUP BY 1").fetchall()
         )
-        events = conn.execute("SELECT count(*) FROM jobs_jobstatus").fetchone()[0]
-        names = conn.execute(
-            "SELECT count(DISTINCT split_part(name, '-', 1)) FROM jobs_job"
-        ).fetchone()[0]
+        events = scalar(conn, "SELECT count(*) FROM jobs_jobstatus")
+        names = scalar(conn, "SELECT count(DISTINCT split_part(name, '-', 1)) FROM jobs_job")
     assert set(per_status) == {"PENDING", "RUNNING", "COMPLETED", "FAILED"}
     assert sum(per_status.values()) == 3000
     assert 2.3 <= events / 3000 <= 2.7  # about 2.5 events per job, as the reference set
@@ -59,5 +57,5 @@ def test_seed_refuses_a_database_with_jobs_unless_forced(empty_database):
         seed(empty_database, jobs=10, force=False)
     seed(empty_database, jobs=10, force=True)
     with psycopg.connect(empty_database) as conn:
-        assert conn.execute("SELECT count(*) FROM jobs_job").fetchone()[0] == 20
+        assert scalar(conn, "SELECT count(*) FROM jobs_job") == 20
         assert_no_invariant_violations(conn)

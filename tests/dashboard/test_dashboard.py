@@ -3,7 +3,7 @@
 import json
 import re
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, Response, expect
 
 from tests.dashboard.conftest import (
     await_requests,
@@ -130,10 +130,12 @@ def test_paging_walks_forward_and_back_with_cursor_links(page, api, unique_name)
     create_jobs(api, names)
     prefix = names[0].rsplit("-", 2)[0]
     list_requests: list[str] = []
-    page.on(
-        "request",
-        lambda request: "/api/jobs/?" in request.url and list_requests.append(request.url),
-    )
+
+    def record(request: Request) -> None:
+        if "/api/jobs/?" in request.url:
+            list_requests.append(request.url)
+
+    page.on("request", record)
     open_dashboard(page, search=prefix, limit=10)
 
     newest_first = list(reversed(names))
@@ -396,19 +398,14 @@ def test_the_page_stays_current_by_conditional_polls(page, api, unique_name):
     (first,) = create_jobs(api, [unique_name("live-1")])
     prefix = first["name"].rsplit("-", 1)[0]
     exchanges: list[tuple[str, str | None, int]] = []
-    page.on(
-        "response",
-        lambda response: (
-            response.url.count("/api/jobs/")
-            and exchanges.append(
-                (
-                    response.url,
-                    response.request.headers.get("if-none-match"),
-                    response.status,
-                )
+
+    def record(response: Response) -> None:
+        if "/api/jobs/" in response.url:
+            exchanges.append(
+                (response.url, response.request.headers.get("if-none-match"), response.status)
             )
-        ),
-    )
+
+    page.on("response", record)
     open_dashboard(page, search=prefix, job=first["id"])
     expect(page.locator("#jobs-body tr")).to_have_count(1)
     # Nothing changed: polls are revalidations answered 304, without a body. Two more polls

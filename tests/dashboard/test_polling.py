@@ -2,7 +2,7 @@
 the seconds, so the default period and a hidden tab are checked in well under a second of
 waiting. The network stays real: every request goes through the gateway."""
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from tests.dashboard.conftest import is_summary_request, open_dashboard
 
@@ -20,11 +20,11 @@ window.fetch = function (resource, options) {
 """
 
 
-def _open_on_a_paused_clock(page: Page, **params: str | int | None) -> None:
+def _open_on_a_paused_clock(page: Page, *, poll: int | None, **params: str | int) -> None:
     page.add_init_script(RECORD_FETCHES)
     page.clock.install()
     page.clock.pause_at("2030-01-01T00:00:00Z")  # timers fire only when the test says
-    open_dashboard(page, **params)
+    open_dashboard(page, poll=poll, **params)
 
 
 def _summary_fetch_times(page: Page) -> list[int]:
@@ -59,7 +59,12 @@ def test_the_page_polls_every_5_seconds_by_default(page):
 
 def test_a_hidden_tab_sends_no_request_and_polls_again_once_visible(page):
     api_requests: list[str] = []
-    page.on("request", lambda request: "/api/" in request.url and api_requests.append(request.url))
+
+    def record(request: Request) -> None:
+        if "/api/" in request.url:
+            api_requests.append(request.url)
+
+    page.on("request", record)
     _open_on_a_paused_clock(page, poll=None)
     fetched = len(page.evaluate("window.__apiFetches"))
     requested = len(api_requests)

@@ -266,7 +266,7 @@ def test_cursor_pages_walk_the_whole_list_both_ways(api, make_job, ordering):
         page = api.get(page["next"]).json()
         pages.append(page)
     assert seen == expected
-    back = []
+    back: list[int] = []
     while page["previous"] is not None:
         page = api.get(page["previous"]).json()
         back = [row["id"] for row in page["results"]] + back
