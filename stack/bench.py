@@ -506,6 +506,7 @@ def explain(conn: psycopg.Connection, pgbench_sql: str, *, job_id: int) -> str:
 
 def _plans_section(plans: dict[str, str], *, jobs: int) -> str:
     lines = [
+        "",
         "## The plans behind the figures",
         "",
         f"EXPLAIN (ANALYZE, BUFFERS) of each scenario's statement at {jobs:,} jobs, as the "
