@@ -108,7 +108,13 @@ CORS_ALLOW_HEADERS = (
 # Host (HTTP/1.0) cannot leak the service's own address. No trailing slash.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8080").rstrip("/")
 _public = urlsplit(PUBLIC_BASE_URL)
-if _public.scheme not in ("http", "https") or not _public.netloc or _public.query:
+if (
+    _public.scheme not in ("http", "https")
+    or not _public.netloc
+    or _public.path
+    or _public.query
+    or _public.fragment
+):
     raise ImproperlyConfigured(
         f"PUBLIC_BASE_URL must be the gateway's address, e.g. https://jobs.example.com, "
         f"not {PUBLIC_BASE_URL!r}"
@@ -137,10 +143,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 X_FRAME_OPTIONS = "DENY"
-# TLS ends in front of the services: at the gateway or before it, which says so in
-# X-Forwarded-Proto. HSTS is sent on HTTPS requests only, so it is safe on by default.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# TLS ends in front of the gateway, which sets X-Forwarded-Proto to its own (plain HTTP)
+# scheme whatever a client sends: the scheme of a request is that of PUBLIC_BASE_URL
+# (shared/wsgi.py), so with an https one every request is secure and gets HSTS. A
+# redirect to HTTPS is the TLS proxy's job; here it could only loop.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+if SECURE_SSL_REDIRECT and _public.scheme != "https":
+    raise ImproperlyConfigured(
+        "SECURE_SSL_REDIRECT needs an https PUBLIC_BASE_URL (TLS ends in front of the gateway)"
+    )
 SECURE_REDIRECT_EXEMPT = [r"^readyz$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)

@@ -17,8 +17,10 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import django
+from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.utils.http import parse_header_parameters
 
@@ -29,6 +31,10 @@ logger = logging.getLogger("jobs.wsgi")
 
 
 class ApiRequest(WSGIRequest):
+    def _get_scheme(self) -> str:
+        # The scheme clients use, not the gateway's plain HTTP behind their TLS.
+        return urlsplit(settings.PUBLIC_BASE_URL).scheme
+
     def _set_content_type_params(self, meta: dict[str, Any]) -> None:
         # Django would also set `encoding` from the charset, which then decodes the query
         # string; it stays None here, so DEFAULT_CHARSET (UTF-8) does.
@@ -54,6 +60,7 @@ class ApiWSGIHandler(WSGIHandler):
             request_id = safe_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
             body["request_id"] = request_id
             content = json.dumps(body).encode()
+            head = environ.get("REQUEST_METHOD") == "HEAD"
             start_response(
                 "500 Internal Server Error",
                 [
@@ -63,7 +70,7 @@ class ApiWSGIHandler(WSGIHandler):
                 ],
                 sys.exc_info(),
             )
-            return [content]
+            return [] if head else [content]
 
 
 def get_api_wsgi_application() -> ApiWSGIHandler:

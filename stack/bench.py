@@ -313,11 +313,14 @@ def run_bench(system: System) -> int:
         system.gateway.start()
     rss = _worker_rss_mb(system)
     with psycopg.connect(system.database_url("query"), autocommit=True) as conn:
-        plans = {
-            scenario.name: explain(conn, scenario.pgbench_sql, job_id=sample[0])  # type: ignore[index]
-            for scenario, _ in rows
-            if scenario.pgbench_sql
-        }
+        plans = {}
+        for scenario, _ in rows:
+            if scenario.pgbench_sql:
+                # A plan that cannot be read must not cost the run its figures.
+                try:
+                    plans[scenario.name] = explain(conn, scenario.pgbench_sql, job_id=sample[0])  # type: ignore[index]
+                except psycopg.Error as error:
+                    plans[scenario.name] = f"(no plan: {error})"
     report = _report(rows, rss, jobs=jobs, events=events, pg_version=pg_version)
     report += _plans_section(plans, jobs=jobs)
     print(report)

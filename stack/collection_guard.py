@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+_EMPTY = pytest.StashKey[list[str]]()
+
 
 def _given_paths(config: pytest.Config) -> list[Path]:
     base = config.invocation_params.dir
@@ -31,8 +33,12 @@ def pytest_collection_modifyitems(
         for path in _given_paths(config)
         if not any(found == path or path in found.parents for found in collected)
     ]
+    # Recorded, not pytest.exit(): the other folders' tests still run and report.
+    config.stash[_EMPTY] = [os.path.relpath(path, config.invocation_params.dir) for path in empty]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    empty = session.config.stash.get(_EMPTY, [])
     if empty:
-        names = ", ".join(os.path.relpath(path, config.invocation_params.dir) for path in empty)
-        pytest.exit(
-            f"collected no test from: {names}", returncode=pytest.ExitCode.NO_TESTS_COLLECTED
-        )
+        print(f"\ncollected no test from: {', '.join(empty)}")
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED

@@ -54,7 +54,8 @@ class System:
             "CORS_ALLOWED_ORIGINS": self.config.cors_allowed_origins,
             # Page links name the gateway, whatever a request's Host says: its address
             # as clients reach it (PUBLIC_BASE_URL when exposed), else as this machine does.
-            "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or self.config.gateway_url,
+            "PUBLIC_BASE_URL": os.environ.get(f"{self.config.env_prefix}PUBLIC_BASE_URL")
+            or self.config.gateway_url,
         }
 
     def is_running(self) -> bool:

@@ -16,6 +16,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "jobs.example.com",
     "SECURE_SSL_REDIRECT": "1",
     "SECURE_HSTS_PRELOAD": "1",
+    "PUBLIC_BASE_URL": "https://jobs.example.com",
 }
 
 
@@ -61,3 +62,18 @@ def test_check_deploy_is_clean_for_the_production_settings(service):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"PUBLIC_BASE_URL": "http://jobs.example.com"}, "SECURE_SSL_REDIRECT needs an https"),
+        ({"PUBLIC_BASE_URL": "https://jobs.example.com/api"}, "PUBLIC_BASE_URL must be"),
+        ({"PUBLIC_BASE_URL": "jobs.example.com"}, "PUBLIC_BASE_URL must be"),
+    ],
+)
+def test_a_public_address_that_cannot_work_stops_the_service_at_start(overrides, message):
+    # An http address with the HTTPS redirect on would redirect every request forever.
+    result = run_in_service("query", {**PRODUCTION, **overrides}, "manage.py", "check")
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -64,3 +64,38 @@ def test_an_error_outside_djangos_handler_is_a_problem_not_a_page(call, monkeypa
     problem = json.loads(body)
     assert (problem["status"], problem["request_id"]) == (500, "trace-1")
     assert "boom" not in body.decode()
+
+
+def test_a_head_that_fails_outside_djangos_handler_gets_no_body_either(call, monkeypatch):
+    def broken(self, environ):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ApiWSGIHandler, "request_class", broken)
+    status, headers, body = call("HEAD", "/api/jobs/")
+    assert status.startswith("500") and headers["Content-Type"] == "application/problem+json"
+    assert body == b""
+
+
+def test_behind_tls_every_request_is_https_whatever_the_gateway_forwards(settings):
+    # The gateway always says X-Forwarded-Proto: http (its own scheme); the TLS proxy in
+    # front is named by PUBLIC_BASE_URL. A redirect to https here looped forever.
+    settings.PUBLIC_BASE_URL = "https://jobs.example.com"
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["jobs.example.com"]
+    handler = ApiWSGIHandler()  # its middleware reads the settings now
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/nothing/",
+        "QUERY_STRING": "",
+        "HTTP_HOST": "jobs.example.com",
+        "HTTP_X_FORWARDED_PROTO": "http",
+    }
+    setup_testing_defaults(environ)
+    seen: dict[str, Any] = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        seen["status"], seen["headers"] = status, dict(response_headers)
+
+    b"".join(handler(environ, start_response))
+    assert seen["status"].startswith("404"), seen
+    assert "Strict-Transport-Security" in seen["headers"]

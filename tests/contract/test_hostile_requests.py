@@ -79,7 +79,8 @@ def test_a_charset_never_breaks_the_query_string_of_a_read(api, charset, path):
         )
         # A read has no body, so its Content-Type says nothing: answered as without it.
         plain = api.request(method, target)
-        assert response.status_code == plain.status_code, (method, response.text)
+        # (The api client checks any 4xx is a problem; a 5xx fails here.)
+        assert response.status_code == plain.status_code < 500, (method, response.text)
 
 
 def test_a_delete_with_a_query_string_and_an_odd_charset_is_a_problem(api, admin_db):
@@ -405,7 +406,14 @@ def test_a_transfer_encoding_other_than_chunked_is_a_400_problem(system, coding,
 
 
 @pytest.mark.parametrize(
-    "request_line", [b"GET /nothing\r\n", b"POST /api/jobs/\r\n", b"GET /api/\njobs/ HTTP/1.1\r\n"]
+    "request_line",
+    [
+        b"GET /nothing\r\n",
+        b"GET /nothing \r\n",
+        b"GET /_problems/414\r\n",
+        b"POST /api/jobs/\r\n",
+        b"GET /api/\njobs/ HTTP/1.1\r\n",
+    ],
 )
 def test_an_http09_request_is_closed_without_an_answer(system, request_line):
     # HTTP/0.9 answers have no status line or headers: no problem could be told apart.

@@ -42,6 +42,7 @@ def test_a_folder_that_collects_nothing_fails_the_run_while_another_collects(tmp
     result = _pytest(tmp_path, "full", "emptied")
     assert result.returncode == 5, result.stdout + result.stderr
     assert "collected no test from: emptied" in result.stdout + result.stderr
+    assert "1 passed" in result.stdout  # the other folder's tests still ran and reported
 
 
 def test_a_file_or_a_test_given_by_id_that_collects_nothing_fails_too(tmp_path):
