@@ -6,6 +6,7 @@ import re
 from drf_spectacular.utils import OpenApiResponse
 
 from shared.middleware import REQUEST_ID_PATTERN
+from shared.problem_types import RETRY_AFTER_REQUIRED
 from shared.problems import PROBLEM_CONTENT_TYPE
 from shared.serializers import ProblemSerializer
 
@@ -139,9 +140,6 @@ def add_head_operations(result: dict, generator: object, request: object, public
 
 
 # The gateway's headers (gateway/default.conf.template), in every operation's description.
-# Retry-After: every 409, 429 and 502 says 1; a 503 keeps the service's own, 1 for an
-# outage and none for a query-timeout (the same read would take as long again).
-_RETRY_AFTER_REQUIRED = {"409": True, "429": True, "502": True, "503": False}
 GATEWAY_HEADERS = {
     "RequestId": {
         "description": "This request's id: yours when you sent a plain token in X-Request-ID, "
@@ -190,10 +188,10 @@ def describe_gateway_headers(
             for status_code, response in operation.get("responses", {}).items():
                 headers = response.setdefault("headers", {})
                 headers["X-Request-ID"] = {"$ref": "#/components/headers/RequestId"}
-                if status_code in _RETRY_AFTER_REQUIRED:
+                if status_code in RETRY_AFTER_REQUIRED:
                     name = (
                         "RetryAfter"
-                        if _RETRY_AFTER_REQUIRED[status_code]
+                        if RETRY_AFTER_REQUIRED[status_code]
                         else "RetryAfterUnlessQueryTimeout"
                     )
                     headers["Retry-After"] = {"$ref": f"#/components/headers/{name}"}

@@ -21,10 +21,19 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from shared.problem_types import (
+    IDEMPOTENCY_IN_FLIGHT,
+    IDEMPOTENCY_REUSED,
+    MALFORMED_BODY,
+    PROBLEM_TYPE_BASE,
+    PROBLEM_TYPES,
+    QUERY_TIMEOUT,
+    VALIDATION_ERROR,
+)
+
 logger = logging.getLogger("jobs.problems")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://jobs.example/problems/"
 INTERNAL_ERROR_DETAIL = "An unexpected error occurred. It has been logged."
 
 
@@ -72,29 +81,6 @@ class ServiceUnavailable(drf_exceptions.APIException):
     default_code = "service_unavailable"
 
 
-# status -> (slug of the problem type, title). Titles are fixed per type, as RFC 9457 asks.
-_PROBLEM_TYPES: dict[int, tuple[str, str]] = {
-    400: ("bad-request", "Bad request"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    406: ("not-acceptable", "Not acceptable"),
-    413: ("payload-too-large", "Payload too large"),
-    409: ("conflict", "Conflict"),
-    412: ("precondition-failed", "Precondition failed"),
-    415: ("unsupported-media-type", "Unsupported media type"),
-    422: ("unprocessable-content", "Unprocessable content"),
-    429: ("rate-limited", "Too many requests"),
-    500: ("internal-error", "Internal server error"),
-    503: ("service-unavailable", "Service unavailable"),
-}
-VALIDATION_ERROR = ("validation-error", "Invalid request")
-IDEMPOTENCY_IN_FLIGHT = ("idempotency-key-in-flight", "Request in progress")
-IDEMPOTENCY_REUSED = ("idempotency-key-reused", "Idempotency key reused")
-MALFORMED_BODY = ("malformed-body", "Malformed request body")
-QUERY_TIMEOUT = ("query-timeout", "Query took too long")
-
-
 def problem_body(
     *,
     status_code: int,
@@ -104,7 +90,7 @@ def problem_body(
     errors: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Build one problem document; the only place that knows the shape."""
-    slug, title = problem or _PROBLEM_TYPES.get(status_code, ("error", "Error"))
+    slug, title = problem or PROBLEM_TYPES.get(status_code, ("error", "Error"))
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + slug,
         "title": title,

@@ -2,12 +2,19 @@
 launcher and compose put into it."""
 
 import dataclasses
+import json
 import re
 import subprocess
 
 import pytest
 import yaml
 
+from shared.problem_types import (
+    GATEWAY_PROBLEM_TYPES,
+    PROBLEM_TYPE_BASE,
+    PROBLEM_TYPES,
+    RETRY_AFTER_REQUIRED,
+)
 from stack.config import StackConfig
 from stack.processes import GATEWAY_DIR, Gateway, render_gateway_config
 from stack.tools import StackError, nginx_binary
@@ -116,3 +123,34 @@ def test_compose_renders_a_gateway_listening_on_every_interface_of_its_container
     """Docker's published port arrives on the container's own interface, not its loopback;
     what the host exposes is decided by compose's `ports` (see test_compose)."""
     assert COMPOSE_GATEWAY_ENV["GATEWAY_LISTEN"] == "0.0.0.0:8080"
+
+
+def _gateway_problems() -> list[tuple[int, dict]]:
+    """Each problem document the gateway writes itself: (status returned, body)."""
+    template = (GATEWAY_DIR / "default.conf.template").read_text()
+    found = []
+    for status, body in re.findall(r"return (\d{3}) '(\{.*?\})\\n';", template):
+        # nginx variables stand where strings are: any string will do for the shape.
+        found.append((int(status), json.loads(re.sub(r"\$\w+", "x", body))))
+    return found
+
+
+def test_every_problem_the_gateway_writes_is_of_the_one_catalogue():
+    catalogue = {slug: title for slug, title in PROBLEM_TYPES.values()}
+    catalogue.update(GATEWAY_PROBLEM_TYPES)
+    problems = _gateway_problems()
+    assert len(problems) >= 15
+    for status, body in problems:
+        slug = body["type"].removeprefix(PROBLEM_TYPE_BASE)
+        assert catalogue.get(slug) == body["title"], (slug, body["title"])
+        assert body["status"] == status
+        assert set(body) == {"type", "title", "status", "detail", "instance", "request_id"}
+
+
+def test_the_statuses_with_retry_after_are_those_the_description_names():
+    template = (GATEWAY_DIR / "default.conf.template").read_text()
+    always = re.search(r'"~\^\(([\d|]+)\):"\s+1;', template)
+    assert always, "the Retry-After map changed: update this test"
+    described = {int(code) for code, required in RETRY_AFTER_REQUIRED.items() if required}
+    assert {int(code) for code in always[1].split("|")} == described
+    assert '"~^503:' in template and RETRY_AFTER_REQUIRED["503"] is False
