@@ -11,6 +11,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 
 import httpx
 import pytest
@@ -628,3 +629,32 @@ def test_the_gateway_sets_every_forwarding_header_itself_and_passes_no_cookie(
     assert headers["forwarded"] == 'for="127.0.0.1";proto=http'
     for absent in ("x-forwarded-ssl", "x-forwarded-protocol", "cookie"):
         assert absent not in headers, absent
+
+
+PARTIAL_REQUESTS = {
+    "headers never end": b"GET /api/jobs/ HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    "body never completes": b"POST /api/jobs/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"na',
+}
+
+
+def test_a_request_that_stops_arriving_is_closed_after_10_s_without_a_page(system, admin_db):
+    # nginx's 408: it closes the connection and sends nothing (its source sends no
+    # answer), so there is no page either; nothing is written. Both at once: one wait.
+    before = written(admin_db)
+    port = system.config.gateway_port
+    sockets = {
+        name: socket.create_connection(("127.0.0.1", port), timeout=20) for name in PARTIAL_REQUESTS
+    }
+    try:
+        started = time.monotonic()
+        for name, sock in sockets.items():
+            sock.sendall(PARTIAL_REQUESTS[name])
+        for name, sock in sockets.items():
+            assert sock.recv(65536) == b"", name
+        waited = time.monotonic() - started
+    finally:
+        for sock in sockets.values():
+            sock.close()
+    assert 9 <= waited < 20, waited
+    assert written(admin_db) == before
