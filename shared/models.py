@@ -14,10 +14,10 @@ class Job(models.Model):
     `current_status_*` equal to the latest event inside the same transaction.
     """
 
-    # Indexed (DESIGN section 2) by the indexes in Meta that lead with each column, which
-    # serve the list's reads. Not by `db_index`: it would add a plain index and an unused
-    # `_like` copy, and every index of this table costs each status append an insertion
-    # (an append changes indexed columns, so it is never a HOT update).
+    # Indexed (the contract calls these columns indexed) by the indexes in Meta that lead
+    # with each column, which serve the list's reads. Not by `db_index`: it would add a
+    # plain index and an unused `_like` copy, and every index of this table costs each
+    # status append an insertion (an append changes indexed columns: never a HOT update).
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

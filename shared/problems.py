@@ -17,7 +17,6 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from psycopg.errors import QueryCanceled
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -37,28 +36,58 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 INTERNAL_ERROR_DETAIL = "An unexpected error occurred. It has been logged."
 
 
-class ResourceNotFound(Exception):
-    """A domain error: the thing asked for does not exist. Mapped to 404 in one place."""
+class ProblemError(Exception):
+    """A domain error that names its own answer, as DRF's APIException does: its status,
+    its problem type and title (from the catalogue), the headers it needs, and a default
+    detail. The handler looks these up instead of branching on classes."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    status = 500
+    problem = PROBLEM_TYPES[500]
+    headers: Mapping[str, str] = {}
+    default_detail = INTERNAL_ERROR_DETAIL
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
 
 
-class PreconditionFailed(Exception):
-    """A domain error: If-Match named a state of the job that is no longer current."""
+class ResourceNotFound(ProblemError):
+    """The thing asked for does not exist."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    status = 404
+    problem = PROBLEM_TYPES[404]
+    default_detail = "The resource does not exist."
 
 
-class IdempotencyKeyInFlight(Exception):
+class JobNotFound(ResourceNotFound):
+    """No job has this id (any more)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"Job {job_id} does not exist.")
+
+
+class PreconditionFailed(ProblemError):
+    """If-Match named a state of the job that is no longer current."""
+
+    status = 412
+    problem = PROBLEM_TYPES[412]
+
+
+class IdempotencyKeyInFlight(ProblemError):
     """Another request with the same Idempotency-Key is being processed right now."""
 
+    status = 409
+    problem = IDEMPOTENCY_IN_FLIGHT
+    headers = {"Retry-After": "1"}
+    default_detail = "A request with this Idempotency-Key is still in progress; retry shortly."
 
-class IdempotencyKeyReused(Exception):
+
+class IdempotencyKeyReused(ProblemError):
     """The Idempotency-Key was first used with a different request body."""
+
+    status = 422
+    problem = IDEMPOTENCY_REUSED
+    default_detail = "This Idempotency-Key was used with a different request body."
 
 
 class ContentCodingUnsupported(drf_exceptions.UnsupportedMediaType):
@@ -75,10 +104,7 @@ class ContentCodingUnsupported(drf_exceptions.UnsupportedMediaType):
         )
 
 
-class ServiceUnavailable(drf_exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The database is unavailable. Retry shortly."
-    default_code = "service_unavailable"
+DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable. Retry shortly."
 
 
 def problem_body(
@@ -146,24 +172,10 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
     django_request = getattr(request, "_request", request)
     headers: dict[str, str] = {}
 
-    if isinstance(exc, ResourceNotFound):
-        body = problem_body(status_code=404, detail=exc.detail, request=django_request)
-    elif isinstance(exc, PreconditionFailed):
-        body = problem_body(status_code=412, detail=exc.detail, request=django_request)
-    elif isinstance(exc, IdempotencyKeyInFlight):
-        headers["Retry-After"] = "1"
+    if isinstance(exc, ProblemError):
+        headers.update(exc.headers)
         body = problem_body(
-            status_code=409,
-            detail="A request with this Idempotency-Key is still in progress; retry shortly.",
-            request=django_request,
-            problem=IDEMPOTENCY_IN_FLIGHT,
-        )
-    elif isinstance(exc, IdempotencyKeyReused):
-        body = problem_body(
-            status_code=422,
-            detail="This Idempotency-Key was used with a different request body.",
-            request=django_request,
-            problem=IDEMPOTENCY_REUSED,
+            status_code=exc.status, detail=exc.detail, request=django_request, problem=exc.problem
         )
     elif isinstance(exc, Http404 | ObjectDoesNotExist):
         body = problem_body(
@@ -220,7 +232,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         headers["Retry-After"] = "1"
         body = problem_body(
-            status_code=503, detail=ServiceUnavailable.default_detail, request=django_request
+            status_code=503, detail=DATABASE_UNAVAILABLE_DETAIL, request=django_request
         )
     else:
         if isinstance(exc, DatabaseError):

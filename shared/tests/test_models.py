@@ -48,14 +48,14 @@ def test_history_index_is_job_id_then_timestamp_descending_and_unique():
     ],
 )
 def test_design_columns_are_indexed(table, column):
-    """Each column DESIGN.md calls indexed leads a btree index, so lookups by it use one."""
+    """Each column the contract calls indexed leads a btree index, so lookups by it use one."""
     leading = f"USING btree ({column}"
     assert any(leading in d for d in index_definitions(table)), index_definitions(table)
 
 
 def test_no_unused_pattern_index_of_db_index_on_jobs():
-    """Every index of jobs_job costs each status append an insertion (DESIGN's columns are
-    indexed in Meta, without the `_like` copies of Django's db_index)."""
+    """Every index of jobs_job costs each status append an insertion (the contract's
+    indexed columns are indexed in Meta, without the `_like` copies of Django's db_index)."""
     assert not [d for d in index_definitions("jobs_job") if "pattern_ops" in d]
 
 

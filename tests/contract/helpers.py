@@ -16,7 +16,8 @@ from stack.config import COMMAND_ROLE
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Each query counts the rows that break one invariant of DESIGN section 2; all must be 0.
+# Each query counts the rows that break one invariant of the data model (README, "What it
+# is"); all must be 0.
 INVARIANT_VIOLATIONS = {
     "job without events": """
         SELECT count(*) FROM jobs_job j

@@ -1,4 +1,4 @@
-"""Every row of the HTTP contract (DESIGN section 3), through the gateway."""
+"""Every row of the HTTP contract (README, "The API, by example"), through the gateway."""
 
 import contextlib
 import socket

@@ -1,4 +1,5 @@
-"""Write workflows of the command service. Every rule of DESIGN section 2 is kept here."""
+"""Write workflows of the command service. Every rule of the data model (README, "What it
+is") is kept here."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from shared.models import IdempotencyKey, Job, JobStatus
 from shared.problems import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
+    JobNotFound,
     PreconditionFailed,
-    ResourceNotFound,
 )
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
@@ -23,16 +24,12 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 _IDEMPOTENCY_PURGE_BATCH = 100
 
 
-def _job_not_found(job_id: int) -> ResourceNotFound:
-    return ResourceNotFound(f"Job {job_id} does not exist.")
-
-
 def _lock_job(job_id: int, *, if_match: str | None) -> Job:
     """Lock the job row (FOR UPDATE) and check If-Match against its current state."""
     try:
         job = Job.objects.select_for_update().get(pk=job_id)
     except Job.DoesNotExist:
-        raise _job_not_found(job_id) from None
+        raise JobNotFound(job_id) from None
     if if_match is not None:
         current = job_etag(job)
         if not if_match_satisfied(if_match, current):
@@ -118,7 +115,7 @@ def job_status_append(
         )
         locked_at, *moved = cursor.fetchone()
     if locked_at is None:
-        raise _job_not_found(job_id)
+        raise JobNotFound(job_id)
     if moved[0] is None:
         current = job_etag(Job(pk=job_id, updated_at=locked_at))
         raise PreconditionFailed(
@@ -137,7 +134,7 @@ def job_delete(*, job_id: int, if_match: str | None = None) -> None:
         _lock_job(job_id, if_match=if_match)
     deleted, _ = Job.objects.filter(pk=job_id).delete()
     if not deleted:
-        raise _job_not_found(job_id)
+        raise JobNotFound(job_id)
 
 
 @dataclass(frozen=True)

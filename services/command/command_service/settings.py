@@ -4,5 +4,3 @@ from shared.settings_base import *  # noqa: F403
 
 ROOT_URLCONF = "command_service.urls"
 WSGI_APPLICATION = "command_service.wsgi.application"
-
-SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS}  # noqa: F405

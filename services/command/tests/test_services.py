@@ -1,4 +1,4 @@
-"""The write workflows and the invariants of DESIGN section 2, against PostgreSQL."""
+"""The write workflows and the invariants of the data model, against PostgreSQL."""
 
 import threading
 from datetime import timedelta

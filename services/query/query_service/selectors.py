@@ -11,7 +11,7 @@ from psycopg import sql
 from shared.enums import JobStatusType
 from shared.etags import job_version_sql
 from shared.models import Job, JobCounterShard, JobStatus
-from shared.problems import ResourceNotFound
+from shared.problems import JobNotFound
 from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
 
 
@@ -357,30 +357,30 @@ def _status_filter(statuses: list[str] | None) -> tuple[list[str], list[Any]]:
 
 def job_detail(*, job_id: int) -> tuple[str, int]:
     """One job as the API's JSON, and its version (updated_at in microseconds, for the
-    ETag); `ResourceNotFound` when there is none with this id."""
+    ETag); `JobNotFound` when there is none with this id."""
     with connection.cursor() as cursor:
         cursor.execute(JOB_DETAIL_SQL, [job_id])
         found = cursor.fetchone()
     if found is None:
-        raise ResourceNotFound(f"Job {job_id} does not exist.")
+        raise JobNotFound(job_id)
     return found[0], found[1]
 
 
 def job_version(*, job_id: int) -> int:
-    """A job's version (updated_at in microseconds); `ResourceNotFound` when it does not
+    """A job's version (updated_at in microseconds); `JobNotFound` when it does not
     exist. Every change of a job moves it, events included: it versions the history too."""
     with connection.cursor() as cursor:
         cursor.execute(JOB_VERSION_SQL, [job_id])
         found = cursor.fetchone()
     if found is None:
-        raise ResourceNotFound(f"Job {job_id} does not exist.")
+        raise JobNotFound(job_id)
     return found[0]
 
 
 def job_status_page(*, job_id: int, window: PageWindow, with_version: bool = False) -> JsonRows:
     """A page of a job's status events, newest first, as the API's JSON, with how many
     events the job has in all; with `with_version`, the job's version too, in the same
-    statement, and `ResourceNotFound` when the job does not exist.
+    statement, and `JobNotFound` when the job does not exist.
 
     Without it, the caller has checked that the job exists (job_version): a job always has
     its PENDING event, so an empty history can only mean the job is gone, a 404, not [].
@@ -388,7 +388,7 @@ def job_status_page(*, job_id: int, window: PageWindow, with_version: bool = Fal
     query = job_status_page_query(job_id=job_id, window=window, with_version=with_version)
     rows = _fetch_rows(query)
     if with_version and rows.version is None:
-        raise ResourceNotFound(f"Job {job_id} does not exist.")
+        raise JobNotFound(job_id)
     return rows
 
 
