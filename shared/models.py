@@ -30,7 +30,7 @@ class Job(models.Model):
             # The list's default order (-created_at, ties by id) walks this index.
             models.Index(fields=["created_at", "id"], name="jobs_job_created_id_idx"),
             # A page of one status, newest first, walks this index in order (no sort of
-            # the status's 200,000 rows).
+            # all the status's rows).
             models.Index(
                 fields=["current_status_type", "-created_at", "-id"],
                 name="jobs_job_status_created_idx",
@@ -44,10 +44,10 @@ class Job(models.Model):
             ),
             # `search` is ILIKE '%term%': a trigram index finds rare terms without a scan.
             # Every status append adds each trigram of the name to it again (the update is
-            # never HOT); a small pending list takes those writes in batches (PATCH about
-            # 15-25% faster than with fastupdate off) and bounds what a search must read
-            # besides the index (128 kB: no measurable cost; the default 4 MB made a rare
-            # term 2.5 -> 9.6 ms after a write benchmark).
+            # never HOT); a small pending list takes those writes in batches and bounds
+            # what a search must read besides the index (the sizes weighed:
+            # docs/decisions.md, "The trigram index takes writes through a 128 kB
+            # pending list").
             GinIndex(
                 fields=["name"],
                 opclasses=["gin_trgm_ops"],

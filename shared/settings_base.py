@@ -60,11 +60,10 @@ _database["OPTIONS"] = {
     # Fail fast when PostgreSQL is away, so a request gets a 503 instead of hanging
     # (2 s is libpq's minimum; a refused connection fails at once).
     "connect_timeout": 2,
-    # Each service runs a handful of statements again and again (a list page, an append):
-    # bound on the server, psycopg prepares each after its fifth run on a connection and
-    # PostgreSQL stops planning it anew (a list page's plan cost about as much as running
-    # it, the append's about 0.2 ms). Both are needed: Django turns psycopg's preparation
-    # off unless told, and a client-side-binding cursor never prepares.
+    # Each service runs a handful of statements again and again: bound on the server,
+    # psycopg prepares each after its fifth run on a connection, so PostgreSQL stops
+    # planning it anew. Both are needed: Django turns psycopg's preparation off unless
+    # told, and a client-side-binding cursor never prepares (docs/decisions.md).
     "server_side_binding": True,
     "prepare_threshold": 5,
 }

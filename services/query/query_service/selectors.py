@@ -21,8 +21,7 @@ def _like_pattern(term: str) -> str:
 
 
 # A search that matches more rows than this is not counted to the end: the count says
-# "at least this many" (`count_exact: false`). Measured at 1M jobs, counting 10,000
-# matches of a common term cost 47 ms; 1,000 cost about 5.
+# "at least this many" (`count_exact: false`; the cost, docs/decisions.md).
 SEARCH_COUNT_LIMIT = 1_000
 
 # How many jobs a search's page reads in the page's order, looking for its matches, before
@@ -129,12 +128,11 @@ def _name_search(term: str) -> str:
 
     A literal, not a parameter: the right plan depends on the term (a one-letter term
     must be read in order, the trigram index cannot serve it; a rare one must go through
-    that index), and a prepared statement's generic plan cannot see a parameter. With
-    the term as a parameter, PostgreSQL switched a repeated search to its generic plan
-    after five runs (plan_cache_mode auto does, for `e` and `etl`): 0.5 s instead of 4 ms
-    for `e`. Each term is a statement of its own, prepared when it repeats (a dashboard
-    polling its search). `%` is doubled for the placeholder syntax of the statement, which
-    always has parameters (the page's limit).
+    that index), and a prepared statement's generic plan cannot see a parameter (what
+    that cost: docs/decisions.md, "term written in as a literal"). Each term is a
+    statement of its own, prepared when it repeats (a dashboard polling its search). `%`
+    is doubled for the placeholder syntax of the statement, which always has parameters
+    (the page's limit).
     """
     connection.ensure_connection()
     literal = sql.Literal(_like_pattern(term)).as_string(connection.connection)

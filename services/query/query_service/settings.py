@@ -27,29 +27,19 @@ WHITENOISE_AUTOREFRESH = env_bool("DEBUG")
 # `make openapi` and served at /api/schema/.
 OPENAPI_DESCRIPTION_PATH = Path(__file__).resolve().parents[3] / "shared" / "openapi.yaml"
 
-# A read may run this long in PostgreSQL, then it is cancelled and answered with a
-# `query-timeout` problem (shared/problems.py). Every read of the API takes milliseconds
-# at a million jobs except a rare search term of one or two characters, which the trigram
-# index cannot serve: it reads every job (up to 4 s measured), holding a worker thread and
-# a database backend meanwhile. Migrations run with the command service's settings, so
-# they are not bounded by this.
+# A read may run this long, then it is a `query-timeout` problem: only a rare one- or
+# two-letter search reads every job (docs/decisions.md, "Reads stop after 2 s").
 DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "2000"))
 
-# The reads' prepared statements run on their generic plan, never planned again. With
-# PostgreSQL's default (auto) they were planned on every run: a generic plan cannot see
-# the page's LIMIT, prices it at a tenth of the table, and auto then keeps choosing a
-# custom plan, which costs a list page about as much CPU in planning as in running it.
-# Every read was written to be plan-stable (index walks; a search's plan is chosen inside
-# its statement), and its generic plan was checked at a million jobs (docs/decisions.md).
-# `auto` is the switch back should one ever misbehave.
+# The reads' prepared statements run on their generic plan, never planned again: auto
+# planned every list page anew (docs/decisions.md, "generic plan"). `auto` switches back.
 DATABASE_PLAN_CACHE_MODE = os.environ.get("DATABASE_PLAN_CACHE_MODE", "force_generic_plan")
 if DATABASE_PLAN_CACHE_MODE not in ("force_generic_plan", "auto", "force_custom_plan"):
     raise ImproperlyConfigured(
         "DATABASE_PLAN_CACHE_MODE must be force_generic_plan, auto or force_custom_plan"
     )
-# No JIT compilation: every read touches a bounded number of rows, and a plan whose
-# never-taken branch is priced high (a search's fallback over the whole table) was
-# compiled on every run: 25 ms of LLVM for a 1.4 ms read of a one-letter search.
+# No JIT: every read touches a bounded number of rows, and a search's never-taken
+# fallback made LLVM compile its plan on every run (docs/decisions.md, "No JIT").
 DATABASES["default"]["OPTIONS"]["options"] = (  # noqa: F405
     f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} "
     f"-c plan_cache_mode={DATABASE_PLAN_CACHE_MODE} -c jit=off"
