@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from stack.system import System
+from tests.contract.helpers import written
 from tests.contract.openapi_check import ContractChecker
 
 _CHECKER = ContractChecker()
@@ -47,6 +48,15 @@ def raw_api(system: System) -> Iterator[httpx.Client]:
     """An unchecked client, for threads and for sending what no client library would."""
     with httpx.Client(base_url=system.config.gateway_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def unchanged(admin_db: psycopg.Connection) -> Iterator[None]:
+    """Asserts after the test that no job or event was written (a test that arranges a job
+    first requests the fixture that makes it before this one)."""
+    before = written(admin_db)
+    yield
+    assert written(admin_db) == before
 
 
 @pytest.fixture

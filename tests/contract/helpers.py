@@ -75,6 +75,15 @@ def job_count(conn: psycopg.Connection) -> int:
     return scalar(conn, "SELECT count(*) FROM jobs_job")
 
 
+def written(conn: psycopg.Connection) -> tuple[int, int]:
+    """What a refused request must not change: how many jobs and events there are."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM jobs_job), (SELECT count(*) FROM jobs_jobstatus)"
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
 def create_job(api: httpx.Client, name: str = "contract-job") -> dict:
     response = api.post("/api/jobs/", json={"name": name})
     assert response.status_code == 201, response.text

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from stack.processes import Gateway
-from tests.contract.helpers import create_job
+from tests.contract.helpers import create_job, written
 from tests.contract.raw_http import request_bytes, send
 
 PROBLEM = "application/problem+json"
@@ -25,24 +25,9 @@ JSON = "application/json"
 NOT_UTF8 = ["rot13", "base64", "zlib", "hex", "bz2", "klingon", "utf-16", "latin-1"]
 
 
-def written(admin_db) -> tuple[int, int]:
-    """What a refused request must not change: the jobs and the events."""
-    return admin_db.execute(
-        "SELECT (SELECT count(*) FROM jobs_job), (SELECT count(*) FROM jobs_jobstatus)"
-    ).fetchone()
-
-
 @pytest.fixture
 def job(api) -> dict:
     return create_job(api, "hostile")
-
-
-@pytest.fixture
-def unchanged(admin_db):
-    """Asserts after the test that no job or event was written (request `job` before it)."""
-    before = written(admin_db)
-    yield
-    assert written(admin_db) == before
 
 
 # --- 1. A charset that is not a text encoding ------------------------------------------
