@@ -90,18 +90,16 @@ class IdempotencyKeyReused(ProblemError):
     default_detail = "This Idempotency-Key was used with a different request body."
 
 
-class ContentCodingUnsupported(drf_exceptions.UnsupportedMediaType):
+class ContentCodingUnsupported(ProblemError):
     """A body sent with a content coding (gzip...), which no endpoint accepts. RFC 9110
     (15.5.16) has the 415 say in Accept-Encoding what would have been accepted."""
 
-    response_headers = {"Accept-Encoding": "identity"}
-
-    def __init__(self) -> None:
-        super().__init__(
-            "",
-            detail="Request bodies are not accepted with a content coding "
-            "(Content-Encoding); send plain JSON.",
-        )
+    status = 415
+    problem = PROBLEM_TYPES[415]
+    headers = {"Accept-Encoding": "identity"}
+    default_detail = (
+        "Request bodies are not accepted with a content coding (Content-Encoding); send plain JSON."
+    )
 
 
 DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable. Retry shortly."
@@ -206,7 +204,6 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
-        headers.update(getattr(exc, "response_headers", {}))
         body = problem_body(
             status_code=exc.status_code,
             detail=_drf_detail_text(exc.detail),
