@@ -13,6 +13,8 @@ import dj_database_url
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from shared.timestamps import STRFTIME_TIMESTAMP_FORMAT
+
 
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
@@ -167,7 +169,7 @@ REST_FRAMEWORK = {
     # (DRF's override answered it with a 404, even to a DELETE, which deleted nothing).
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    "DATETIME_FORMAT": STRFTIME_TIMESTAMP_FORMAT,
     "UNICODE_JSON": True,
     "COMPACT_JSON": True,
     "STRICT_JSON": True,

@@ -35,6 +35,12 @@ class ApiRequest(WSGIRequest):
         # The scheme clients use, not the gateway's plain HTTP behind their TLS.
         return urlsplit(settings.PUBLIC_BASE_URL).scheme
 
+    @property
+    def _current_scheme_host(self) -> str:  # type: ignore[override]
+        # What build_absolute_uri() starts with, so links (DRF's pagination builds them
+        # with it) name the gateway's public address, never the Host a client sent.
+        return settings.PUBLIC_BASE_URL
+
     def _set_content_type_params(self, meta: dict[str, Any]) -> None:
         # Django would also set `encoding` from the charset, which then decodes the query
         # string; it stays None here, so DEFAULT_CHARSET (UTF-8) does.

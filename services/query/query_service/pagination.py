@@ -1,13 +1,14 @@
-"""The two page modes of the query service, both in DRF's page shape
-(`count`, `next`, `previous`, `results`, plus `count_exact`).
+"""The two page modes of the query service, both in DRF's page shape (`count`, `next`,
+`previous`, `results`, plus `count_exact`), and the one function that writes a page.
 
-- Offsets (the default): fed with parameters the filter serializer validated, since DRF's
-  own parsing falls back to the default on `limit=abc` where ours must answer 400. Offsets
-  stop at MAX_OFFSET: deeper, PostgreSQL would read and drop every skipped row. Links as
-  DRF's LimitOffsetPagination makes them.
+- Offsets (the default): DRF's LimitOffsetPagination, fed with the limit and offset the
+  filter serializer validated (DRF's own parsing falls back to the default on
+  `limit=abc`, where ours answers 400). Offsets stop at MAX_OFFSET: deeper, PostgreSQL
+  would read and drop every skipped row.
 - Cursors (`pagination=cursor`, then the `next`/`previous` links): keyset pages on an
   immutable, unique order (a timestamp that never changes, then id), so page 50,000 costs
-  what page 1 costs. The cursor is opaque to clients (base64url JSON).
+  what page 1 costs. The cursor is opaque to clients (base64url JSON). Why this is not
+  DRF's CursorPagination: docs/decisions.md, "Keyset pages".
 """
 
 import base64
@@ -15,45 +16,76 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from django.conf import settings
+from django.http import HttpResponse
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination, LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from query_service.selectors import JsonRows, PageWindow
+from query_service.selectors import PageRows, PageWindow
 
 MAX_OFFSET = 10_000
 _INVALID_CURSOR = "Invalid cursor: use the next/previous links."
 
 
-def public_url(request: Request) -> str:
-    """The URL of this request at the gateway's public address (PUBLIC_BASE_URL), whatever
-    its Host or X-Forwarded-* headers say."""
-    return settings.PUBLIC_BASE_URL + request.get_full_path()
+class Page(Protocol):
+    """What a selector's page gives: its rows and its count (JobPage, JobStatusPage)."""
+
+    @property
+    def rows(self) -> PageRows: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def count_exact(self) -> bool: ...
 
 
-def page_body(
-    *,
-    rows: JsonRows,
-    count: int,
-    count_exact: bool,
-    next_link: str | None,
-    previous_link: str | None,
-) -> bytes:
-    """The page document, in DRF's page shape, around the rows PostgreSQL already wrote as
-    JSON (they are not parsed and written again)."""
+def page_document(page: Page, *, next_link: str | None, previous_link: str | None) -> bytes:
+    """A page as the API sends it: DRF's page shape plus `count_exact`, around the rows
+    PostgreSQL already wrote as a JSON array. The array goes in as it is, as the last
+    member; parsing it to write it again cost more than reading it."""
     head = json.dumps(
-        {"count": count, "count_exact": count_exact, "next": next_link, "previous": previous_link},
+        {
+            "count": page.count,
+            "count_exact": page.count_exact,
+            "next": next_link,
+            "previous": previous_link,
+        },
         separators=(",", ":"),
     )
-    return f'{head[:-1]},"results":{rows.json}}}'.encode()
+    return b"".join((head[:-1].encode(), b',"results":', page.rows.json.encode(), b"}"))
 
 
-class OffsetPages:
-    """Offset pages (the default), with DRF's `next`/`previous` links. Whether a next page
-    exists is read, not computed from `count`, which a broad search only bounds."""
+class _JsonPages(BasePagination):
+    """Answers a page with its document (the DRF hook get_paginated_response), its links
+    from the rows read: `next` when one more row than the page was found."""
+
+    if TYPE_CHECKING:  # set by each page mode
+        request: Request
+        limit: int
+        # defined by each page mode; stubs here would shadow DRF's own
+
+        def get_next_link(self) -> str | None: ...
+        def get_previous_link(self) -> str | None: ...
+
+    # An HttpResponse, not DRF's Response: the document is already JSON, nothing to render.
+    def get_paginated_response(self, data: Page) -> HttpResponse:  # type: ignore[override]
+        self.rows = data.rows
+        self.has_next = len(data.rows.ids) > self.limit
+        document = page_document(
+            data, next_link=self.get_next_link(), previous_link=self.get_previous_link()
+        )
+        return HttpResponse(document, content_type="application/json")
+
+
+class OffsetPages(_JsonPages, LimitOffsetPagination):
+    """Offset pages, DRF's links. Whether a next page exists is read, not computed from
+    `count`, which a broad search only bounds."""
+
+    request: Request
+    limit: int
+    offset: int
 
     def __init__(self, request: Request, *, limit: int, offset: int) -> None:
         self.request = request
@@ -63,24 +95,11 @@ class OffsetPages:
     def window(self) -> PageWindow:
         return PageWindow(limit=self.limit, offset=self.offset)
 
-    def links(self, rows: JsonRows) -> tuple[str | None, str | None]:
-        has_next = len(rows.ids) > self.limit
-        if not has_next and self.offset == 0:
-            # The only page (most histories): no link, so no URL to build (17 us).
-            return None, None
-        url = replace_query_param(public_url(self.request), "limit", self.limit)
-        next_link = None
-        if has_next:
-            next_link = replace_query_param(url, "offset", self.offset + self.limit)
-        previous_link = None
-        if self.offset > 0:
-            previous_offset = self.offset - self.limit
-            previous_link = (
-                remove_query_param(url, "offset")
-                if previous_offset <= 0
-                else replace_query_param(url, "offset", previous_offset)
-            )
-        return next_link, previous_link
+    def get_next_link(self) -> str | None:
+        if not self.has_next:
+            return None
+        url = replace_query_param(self.request.build_absolute_uri(), "limit", self.limit)
+        return replace_query_param(url, self.offset_query_param, self.offset + self.limit)
 
 
 @dataclass(frozen=True)
@@ -120,12 +139,15 @@ class Cursor:
         return cls(found_ordering, key, row_id, backwards)
 
 
-class KeysetPages:
+class KeysetPages(_JsonPages):
     """Cursor pages over `(field, id)` of an order whose `field` never changes after insert.
 
     The cursor holds the sort key as the page's JSON shows it (an RFC 3339 timestamp or an
-    id) and the id of the row a page starts beyond.
+    id) and the id of the row a page starts beyond. Rows are read in scan order: a
+    backwards page shows them reversed, so its last row shown is the first read.
     """
+
+    cursor_query_param = "cursor"
 
     def __init__(self, request: Request, *, ordering: str, limit: int, cursor: str | None) -> None:
         self.request = request
@@ -150,28 +172,24 @@ class KeysetPages:
             backwards=position.backwards,
         )
 
-    def links(self, rows: JsonRows) -> tuple[str | None, str | None]:
-        """Rows are read in scan order; a backwards page shows them reversed, so its last
-        row shown is the first read."""
-        shown = min(len(rows.ids), self.limit)
-        has_more = len(rows.ids) > self.limit
-        if not shown:
-            return None, None
-        if self.position is not None and self.position.backwards:
-            next_index: int | None = 0
-            previous_index = shown - 1 if has_more else None
-        else:
-            next_index = shown - 1 if has_more else None
-            previous_index = 0 if self.position is not None else None
-        return (
-            self._link(rows, next_index, backwards=False),
-            self._link(rows, previous_index, backwards=True),
-        )
+    @property
+    def _backwards(self) -> bool:
+        return self.position is not None and self.position.backwards
 
-    def _link(self, rows: JsonRows, index: int | None, *, backwards: bool) -> str | None:
-        if index is None:
-            return None
-        token = Cursor(self.ordering, rows.keys[index], rows.ids[index], backwards).encode()
-        url = public_url(self.request)
+    def get_next_link(self) -> str | None:
+        shown = min(len(self.rows.ids), self.limit)
+        if self._backwards:
+            return self._link(0, backwards=False) if shown else None
+        return self._link(shown - 1, backwards=False) if self.has_next else None
+
+    def get_previous_link(self) -> str | None:
+        shown = min(len(self.rows.ids), self.limit)
+        if self._backwards:
+            return self._link(shown - 1, backwards=True) if self.has_next else None
+        return self._link(0, backwards=True) if shown and self.position is not None else None
+
+    def _link(self, index: int, *, backwards: bool) -> str:
+        token = Cursor(self.ordering, self.rows.keys[index], self.rows.ids[index], backwards)
+        url = self.request.build_absolute_uri()
         url = remove_query_param(remove_query_param(url, "offset"), "pagination")
-        return replace_query_param(url, "cursor", token)
+        return replace_query_param(url, self.cursor_query_param, token.encode())

@@ -1,5 +1,6 @@
 import hashlib
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -13,8 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from query_service import selectors
-from query_service.pagination import KeysetPages, OffsetPages, page_body, public_url
-from query_service.selectors import JsonRows
+from query_service.pagination import KeysetPages, OffsetPages
 from query_service.serializers import (
     STATUS_LIST_SCHEMA,
     JobListFilterSerializer,
@@ -58,23 +58,24 @@ _STATUS = OpenApiParameter(
 _NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag sent is current.")
 
 
-def _not_modified(request: Request, etag: str) -> Response | None:
-    """A 304 when the client's If-None-Match names `etag`; checked before any page query."""
+def _not_modified(request: Request, etag: Callable[[], str]) -> Response | None:
+    """A 304 when the client's If-None-Match names the current `etag`, checked before any
+    page is read; the ETag is only computed (a query) when the header is there."""
     header = request.headers.get("If-None-Match")
-    if header and if_none_match_hit(header, etag):
-        return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    if header and if_none_match_hit(header, current := etag()):
+        return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": current})
     return None
 
 
-def _versioned_etag(request: Request, version: str) -> str:
+def _page_etag(request: Request, version: str) -> str:
     """A data version plus what was asked for (the public URL: links are absolute)."""
-    asked = public_url(request).encode()
+    asked = request.build_absolute_uri().encode()
     return f'"{version}.{hashlib.sha256(asked).hexdigest()[:16]}"'
 
 
 def _history_etag(request: Request, job_id: int, version: int) -> str:
     """A history page's ETag: its job's version plus what was asked for."""
-    return _versioned_etag(request, job_version_etag(job_id, version).strip('"'))
+    return _page_etag(request, job_version_etag(job_id, version).strip('"'))
 
 
 def _json(body: str | bytes, etag: str) -> HttpResponse:
@@ -89,20 +90,6 @@ def _pages(request: Request, params: dict[str, Any], *, ordering: str) -> Offset
             request, ordering=ordering, limit=params["limit"], cursor=params.get("cursor")
         )
     return OffsetPages(request, limit=params["limit"], offset=params["offset"])
-
-
-def _page_response(
-    pages: OffsetPages | KeysetPages, rows: JsonRows, *, count: int, count_exact: bool, etag: str
-) -> HttpResponse:
-    next_link, previous_link = pages.links(rows)
-    body = page_body(
-        rows=rows,
-        count=count,
-        count_exact=count_exact,
-        next_link=next_link,
-        previous_link=previous_link,
-    )
-    return _json(body, etag)
 
 
 class JobListApi(JsonApiView):
@@ -122,32 +109,22 @@ class JobListApi(JsonApiView):
     )
     def get(self, request: Request) -> HttpResponse:
         params = validated_query_params(JobListFilterSerializer, request)
-        # A revalidation needs only the data version: read first, a 304 costs no page. A
-        # plain read gets the counters in the page's own statement (one round trip).
-        counts, etag = None, None
-        if "If-None-Match" in request.headers:
-            counts = selectors.job_counts()
-            etag = _versioned_etag(request, str(counts.version))
-            if (cached := _not_modified(request, etag)) is not None:
-                return cached
-
-        statuses, search = params.get("status"), params.get("search") or None
-        ordering = params["ordering"]
-        pages = _pages(request, params, ordering=ordering)
-        rows = selectors.job_page(
+        # A revalidation reads the data version first: a 304 costs no page.
+        cached = _not_modified(
+            request, lambda: _page_etag(request, str(selectors.job_counts().version))
+        )
+        if cached is not None:
+            return cached
+        pages = _pages(request, params, ordering=params["ordering"])
+        page = selectors.job_page(
             window=pages.window(),
-            statuses=statuses,
-            search=search,
-            ordering=ordering,
-            with_counts=counts is None,
+            statuses=params.get("status"),
+            search=params.get("search") or None,
+            ordering=params["ordering"],
         )
-        counts = counts or rows.counts
-        assert counts is not None  # read before, or with the page
-        count, exact = selectors.job_list_count(
-            statuses=statuses, counts=counts, matches=rows.matches
-        )
-        etag = etag or _versioned_etag(request, str(counts.version))
-        return _page_response(pages, rows, count=count, count_exact=exact, etag=etag)
+        response = pages.get_paginated_response(page)
+        response["ETag"] = _page_etag(request, str(page.version))
+        return response
 
 
 class JobSummaryApi(JsonApiView):
@@ -161,7 +138,7 @@ class JobSummaryApi(JsonApiView):
     def get(self, request: Request) -> HttpResponse:
         counts = selectors.job_counts()
         etag = f'"summary.{counts.version}"'
-        if (cached := _not_modified(request, etag)) is not None:
+        if (cached := _not_modified(request, lambda: etag)) is not None:
             return cached
         # Plain integers: json.dumps writes what JobSummarySerializer describes.
         body = {"total": counts.total, "by_status": counts.by_status}
@@ -182,7 +159,7 @@ class JobDetailApi(JsonApiView):
     def get(self, request: Request, job_id: int) -> HttpResponse:
         body, version = selectors.job_detail(job_id=job_id)
         etag = job_version_etag(job_id, version)
-        if (cached := _not_modified(request, etag)) is not None:
+        if (cached := _not_modified(request, lambda: etag)) is not None:
             return cached
         return _json(body, etag)
 
@@ -206,22 +183,17 @@ class JobStatusListApi(JsonApiView):
     )
     def get(self, request: Request, job_id: int) -> HttpResponse:
         params = validated_query_params(PageParamsSerializer, request)
-        # As for the list: a revalidation reads the job's version first (a 304 costs no
-        # page); a plain read gets it in the page's own statement.
-        etag = None
-        if "If-None-Match" in request.headers:
-            version = selectors.job_version(job_id=job_id)
-            etag = _history_etag(request, job_id, version)
-            if (cached := _not_modified(request, etag)) is not None:
-                return cached
-        pages = _pages(request, params, ordering="-timestamp")
-        rows = selectors.job_status_page(
-            job_id=job_id, window=pages.window(), with_version=etag is None
+        # As for the list: a revalidation reads the job's version first.
+        cached = _not_modified(
+            request, lambda: _history_etag(request, job_id, selectors.job_version(job_id=job_id))
         )
-        if etag is None:
-            assert rows.version is not None  # read with the page (else a 404 was raised)
-            etag = _history_etag(request, job_id, rows.version)
-        return _page_response(pages, rows, count=rows.total or 0, count_exact=True, etag=etag)
+        if cached is not None:
+            return cached
+        pages = _pages(request, params, ordering="-timestamp")
+        page = selectors.job_status_page(job_id=job_id, window=pages.window())
+        response = pages.get_paginated_response(page)
+        response["ETag"] = _history_etag(request, job_id, page.job_version)
+        return response
 
 
 @lru_cache(maxsize=1)

@@ -7,8 +7,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from psycopg import sql
 
-from query_service import selectors
+from query_service import selectors, statements
 from shared.models import Job, JobStatus
 from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
 
@@ -235,7 +236,7 @@ def test_counts_come_from_the_counters_and_equal_count_star(api, make_job):
 def test_a_search_matching_too_many_jobs_counts_up_to_the_bound_and_says_so(
     api, make_job, monkeypatch
 ):
-    monkeypatch.setattr(selectors, "SEARCH_COUNT_LIMIT", 3)
+    monkeypatch.setattr(statements, "SEARCH_COUNT_LIMIT", 3)
     for n in range(5):
         make_job(f"etl-{n}")
     many = api.get("/api/jobs/?search=etl").json()
@@ -396,8 +397,8 @@ def search_regimes(make_job, monkeypatch):
     """Jobs whose searches take each of the three plans of a search's page when a search
     is "rare" up to 3 matches and the walk in the page's order stops after 4 jobs:
     `rare` (one match), `new` (the six newest), `old` (the six oldest)."""
-    monkeypatch.setattr(selectors, "SEARCH_COUNT_LIMIT", 3)
-    monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", 4)
+    monkeypatch.setattr(statements, "SEARCH_COUNT_LIMIT", 3)
+    monkeypatch.setattr(statements, "SEARCH_WALK_ROWS", 4)
     jobs = [make_job(f"old-{n}", created=n) for n in range(6)]
     jobs += [make_job(f"filler-{n}", created=50 + n // 2) for n in range(10)]  # pairs tie
     jobs.append(make_job("rare-1", created=30))
@@ -421,7 +422,7 @@ def _expected(jobs, term, ordering):
 def _executed_plan_nodes(query):
     """Every node of the plan PostgreSQL ran for `query` (EXPLAIN ANALYZE), depth first."""
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query.sql, query.params)
+        cursor.execute(sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + query.sql, query.params)
         (plan,) = cursor.fetchone()
     nodes, pending = [], [plan[0]["Plan"]]
     while pending:
@@ -440,7 +441,6 @@ def _page_plan(search, ordering, limit):
         statuses=None,
         search=search,
         ordering=ordering,
-        with_counts=True,
     )
     (append,) = [node for node in _executed_plan_nodes(query) if node["Node Type"] == "Append"]
     branches = [child["Actual Rows"] > 0 for child in append["Plans"]]
@@ -515,7 +515,6 @@ def test_a_search_whose_matches_are_far_down_the_order_reads_a_bounded_part_of_i
             statuses=None,
             search="archive",
             ordering="-created_at",
-            with_counts=True,
         )
         cursor.execute(query.sql, query.params)
         _, _, ids, *_ = cursor.fetchone()
@@ -527,5 +526,5 @@ def test_a_search_whose_matches_are_far_down_the_order_reads_a_bounded_part_of_i
     ]
     # The walk in the order's index is taken, and stops at its bound (not vacuous: an
     # empty list, the index never used, fails too).
-    assert ordered_reads and max(ordered_reads) <= selectors.SEARCH_WALK_ROWS
+    assert ordered_reads and max(ordered_reads) <= statements.SEARCH_WALK_ROWS
     assert len(ids) == 21 and ids == sorted(ids, reverse=True) and max(ids) == min(ids) + 20

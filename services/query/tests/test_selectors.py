@@ -6,8 +6,9 @@ from datetime import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from psycopg import sql
 
-from query_service import selectors
+from query_service import selectors, statements
 from query_service.selectors import PageWindow
 from shared.etags import job_etag, job_version_etag
 from shared.problems import ResourceNotFound
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.django_db
 PAGE = PageWindow(limit=20)
 
 
-def names(rows: selectors.JsonRows) -> list[str]:
-    return [job["name"] for job in json.loads(rows.json)]
+def names(page: selectors.JobPage) -> list[str]:
+    return [job["name"] for job in json.loads(page.rows.json)]
 
 
 def test_job_page_defaults_to_newest_first(make_job):
@@ -57,7 +58,7 @@ def test_a_search_term_is_text_whatever_it_holds(make_job, name):
     make_job(name)
     make_job("other")
     assert names(selectors.job_page(window=PAGE, search=name)) == [name]
-    assert selectors.job_page(window=PAGE, search=name).matches == 1
+    assert selectors.job_page(window=PAGE, search=name).count == 1
 
 
 def test_job_page_breaks_ties_by_id_in_the_direction_of_the_order(make_job):
@@ -68,15 +69,17 @@ def test_job_page_breaks_ties_by_id_in_the_direction_of_the_order(make_job):
         ("-name", [second.pk, first.pk]),
         ("-created_at", [second.pk, first.pk]),
     ]:
-        assert selectors.job_page(window=PAGE, ordering=ordering).ids == expected
+        assert selectors.job_page(window=PAGE, ordering=ordering).rows.ids == expected
 
 
 def test_job_page_reads_one_row_more_than_it_shows_with_the_sort_keys(make_job):
     jobs = [make_job(f"job-{n}", created=n) for n in range(3)]
-    rows = selectors.job_page(window=PageWindow(limit=2), ordering="created_at")
-    assert names(rows) == ["job-0", "job-1"]
-    assert rows.ids == [job.pk for job in jobs]
-    assert [datetime.fromisoformat(key) for key in rows.keys] == [job.created_at for job in jobs]
+    page = selectors.job_page(window=PageWindow(limit=2), ordering="created_at")
+    assert names(page) == ["job-0", "job-1"]
+    assert page.rows.ids == [job.pk for job in jobs]
+    assert [datetime.fromisoformat(key) for key in page.rows.keys] == [
+        job.created_at for job in jobs
+    ]
 
 
 def test_job_page_after_a_position_both_ways(make_job):
@@ -88,19 +91,19 @@ def test_job_page_after_a_position_both_ways(make_job):
         window=PageWindow(limit=2, after=middle, backwards=True), ordering="created_at"
     )
     # Read against the order (job-1, then job-0), shown in the order's direction.
-    assert backward.ids == [jobs[1].pk, jobs[0].pk]
+    assert backward.rows.ids == [jobs[1].pk, jobs[0].pk]
     assert names(backward) == ["job-0", "job-1"]
 
 
 def test_job_page_from_an_offset(make_job):
     for n in range(4):
         make_job(f"job-{n}", created=n)
-    rows = selectors.job_page(window=PageWindow(limit=2, offset=1), ordering="created_at")
-    assert names(rows) == ["job-1", "job-2"]
+    page = selectors.job_page(window=PageWindow(limit=2, offset=1), ordering="created_at")
+    assert names(page) == ["job-1", "job-2"]
 
 
 def test_job_page_of_nothing_is_an_empty_array(make_job):
-    rows = selectors.job_page(window=PAGE, search="nothing")
+    rows = selectors.job_page(window=PAGE, search="nothing").rows
     assert (rows.json, rows.ids, rows.keys) == ("[]", [], [])
 
 
@@ -120,40 +123,45 @@ def test_a_missing_job_raises_not_found(selector):
 
 def test_job_status_page_is_newest_first_with_the_total(make_job):
     job = make_job("etl", "RUNNING", "COMPLETED")
-    rows = selectors.job_status_page(job_id=job.pk, window=PageWindow(limit=2))
-    assert [event["status_type"] for event in json.loads(rows.json)] == ["COMPLETED", "RUNNING"]
-    assert rows.total == 3
+    page = selectors.job_status_page(job_id=job.pk, window=PageWindow(limit=2))
+    assert [event["status_type"] for event in json.loads(page.rows.json)] == [
+        "COMPLETED",
+        "RUNNING",
+    ]
+    assert (page.count, page.count_exact) == (3, True)
 
 
 def test_job_status_page_reads_its_jobs_version_in_its_own_statement(make_job):
     job = make_job("etl", "RUNNING")
     with CaptureQueriesContext(connection) as queries:
-        rows = selectors.job_status_page(job_id=job.pk, window=PAGE, with_version=True)
+        page = selectors.job_status_page(job_id=job.pk, window=PAGE)
     assert len(queries) == 1
-    assert rows.version == selectors.job_version(job_id=job.pk)
-    assert selectors.job_status_page(job_id=job.pk, window=PAGE).version is None
+    assert page.job_version == selectors.job_version(job_id=job.pk)
     with pytest.raises(ResourceNotFound, match=f"Job {job.pk + 1} does not exist"):
-        selectors.job_status_page(job_id=job.pk + 1, window=PAGE, with_version=True)
+        selectors.job_status_page(job_id=job.pk + 1, window=PAGE)
 
 
 def test_job_page_reads_the_counters_and_a_searchs_matches_in_its_own_statement(make_job):
     make_job("etl-1")
     make_job("etl-2", "RUNNING")
     make_job("other")
-    rows = selectors.job_page(window=PageWindow(limit=1), search="etl", with_counts=True)
-    assert rows.counts == selectors.job_counts()
-    assert rows.matches == 2
-    assert selectors.job_list_count(statuses=None, counts=rows.counts, matches=2) == (2, True)
-    assert selectors.job_page(window=PAGE).counts is None
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.job_page(window=PageWindow(limit=1), search="etl")
+    assert len(queries) == 1
+    assert page.version == selectors.job_counts().version
+    assert (page.count, page.count_exact) == (2, True)
+    running = selectors.job_page(window=PAGE, statuses=["RUNNING", "FAILED"])
+    assert (running.count, running.count_exact) == (1, True)
+    assert selectors.job_page(window=PAGE).count == selectors.job_counts().total == 3
 
 
-def test_job_list_count_bounds_a_search_and_says_so(make_job):
-    counts = selectors.job_counts()
-    bound = selectors.SEARCH_COUNT_LIMIT
-    assert selectors.job_list_count(statuses=None, counts=counts, matches=bound + 1) == (
-        bound,
-        False,
-    )
+def test_a_searchs_count_stops_at_its_bound_and_says_so(make_job, monkeypatch):
+    monkeypatch.setattr(statements, "SEARCH_COUNT_LIMIT", 2)
+    for n in range(4):
+        make_job(f"etl-{n}")
+    page = selectors.job_page(window=PageWindow(limit=1), search="etl")
+    assert (page.count, page.count_exact) == (2, False)
+    assert selectors.job_page(window=PageWindow(limit=1), search="etl-1").count_exact
 
 
 @pytest.mark.parametrize("ordering", selectors.JOB_ORDERINGS)
@@ -162,13 +170,11 @@ def test_every_order_of_the_list_is_read_from_an_index_without_sorting(ordering,
     """At a million jobs a sort costs a second (measured: status time without its index,
     1.1 s); an index in the page's order reads 21 entries. With sorting priced out,
     PostgreSQL still sorts when no index gives the order, so the plan says which it is."""
-    query = selectors.job_page_query(
-        window=PAGE, statuses=statuses, search=None, ordering=ordering, with_counts=True
-    )
+    query = selectors.job_page_query(window=PAGE, statuses=statuses, search=None, ordering=ordering)
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + query.sql, query.params)
+        cursor.execute(sql.SQL("EXPLAIN ") + query.sql, query.params)
         plan = "\n".join(line for (line,) in cursor.fetchall())
     assert "Sort" not in plan, plan
     assert "Index Scan" in plan, plan
@@ -192,7 +198,7 @@ def test_the_query_service_runs_its_prepared_reads_on_their_generic_plan(api, ma
         cursor.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
             "WHERE statement LIKE %s",
-            ["%row_to_json%FROM jobs_job%"],
+            ['%row_to_json%FROM "jobs_job"%'],
         )
         ((generic, custom),) = cursor.fetchall()
     assert generic >= 3 and custom == 0, (generic, custom)
@@ -207,6 +213,6 @@ def test_the_query_service_prepares_the_statements_it_repeats(api, make_job):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%row_to_json%FROM jobs_job%"],
+            ['%row_to_json%FROM "jobs_job"%'],
         )
         assert cursor.fetchone()[0] == 1

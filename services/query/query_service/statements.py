@@ -1,0 +1,312 @@
+"""The statements of the query service, composed with psycopg's `sql` module.
+
+Identifiers are `sql.Identifier`s of the models' own columns, values are named
+placeholders (`%(limit)s`, bound by name, so no list is kept in placeholder order) or,
+where the plan must see the value, `sql.Literal`s. The selectors (selectors.py) run
+these; why the read side writes SQL by hand at all: docs/decisions.md, "Reads in plain
+SQL".
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import DateTimeField, Field, Model
+from psycopg import sql
+from psycopg.abc import AdaptContext
+
+from shared.enums import JobStatusType
+from shared.etags import job_version_sql
+from shared.models import Job, JobCounterShard, JobStatus
+from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
+from shared.timestamps import POSTGRES_TIMESTAMP_FORMAT
+
+# A search that matches more rows than this is not counted to the end: the count says
+# "at least this many" (`count_exact: false`; the cost, docs/decisions.md).
+SEARCH_COUNT_LIMIT = 1_000
+
+# How many jobs a search's page reads in the page's order, looking for its matches, before
+# it gives up on that plan and sorts all the matches instead (see search_rows).
+SEARCH_WALK_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement and its parameters, by name."""
+
+    sql: sql.Composed
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table read under an alias, and the select list of its rows in the API's shape."""
+
+    table: str
+    alias_name: str
+    columns: sql.Composable
+
+    @property
+    def name(self) -> sql.Identifier:
+        return sql.Identifier(self.table)
+
+    @property
+    def alias(self) -> sql.Identifier:
+        return sql.Identifier(self.alias_name)
+
+    def column(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.alias_name, name)
+
+
+@dataclass(frozen=True)
+class Order:
+    """The order of a page: a column (as its API field, which is also the row's key in the
+    page's JSON), then id in the same direction, so that ties are ordered."""
+
+    field: str
+    column: str
+    descending: bool
+
+
+@dataclass(frozen=True)
+class PageWindow:
+    """Which rows of an order a page reads: from an offset, or after a keyset position.
+
+    `after` is (sort key, id) of the row the page starts beyond; `backwards` reads against
+    the order (a "previous" page) and still gives the rows in the order's direction.
+    """
+
+    limit: int
+    offset: int = 0
+    after: tuple[Any, int] | None = None
+    backwards: bool = False
+
+    def params(self) -> dict[str, Any]:
+        found = {"limit": self.limit, "read": self.limit + 1, "offset": self.offset}
+        # Rows from the start of the order up to the page's end, for the search's walk.
+        found["reach"] = self.offset + self.limit + 1
+        if self.after is not None:
+            found["after_key"], found["after_id"] = self.after
+        return found
+
+
+class _LiteralBesidePlaceholders(sql.Literal):
+    """A literal in a statement that also has placeholders: psycopg reads every `%` of
+    the composed text as the start of one, its own literals' included (psycopg issue
+    581), so they are doubled."""
+
+    def as_bytes(self, context: AdaptContext | None = None) -> bytes:
+        return super().as_bytes(context).replace(b"%", b"%%")
+
+
+def api_timestamp(column: sql.Composable) -> sql.Composed:
+    """A timestamp as the API writes it, formatted by PostgreSQL: loading it into Python
+    and formatting it there cost more than the query (docs/decisions.md)."""
+    return sql.SQL("to_char({} AT TIME ZONE 'UTC', {})").format(
+        column, sql.Literal(POSTGRES_TIMESTAMP_FORMAT)
+    )
+
+
+def model_field(model: type[Model], name: str) -> Field:
+    found = model._meta.get_field(name)
+    assert isinstance(found, Field)  # a concrete column, not a relation's reverse side
+    return found
+
+
+def _api_columns(model: type[Model], fields: list[str], alias: str) -> sql.Composed:
+    """The select list of the API's shape of a row: its fields, in the documented order
+    (the DRF output serializers'), under their API names."""
+    columns = []
+    for name in fields:
+        model_column = model_field(model, name)
+        column: sql.Composable = sql.Identifier(alias, model_column.column)
+        if isinstance(model_column, DateTimeField):
+            column = api_timestamp(column)
+        columns.append(sql.SQL("{} AS {}").format(column, sql.Identifier(name)))
+    return sql.SQL(", ").join(columns)
+
+
+JOBS = Table(Job._meta.db_table, "j", _api_columns(Job, JobOutputSerializer.Meta.fields, "j"))
+EVENTS = Table(
+    JobStatus._meta.db_table,
+    "e",
+    _api_columns(JobStatus, JobStatusOutputSerializer.Meta.fields, "e"),
+)
+
+_VERSION = sql.SQL(job_version_sql("{}")).format(JOBS.column("updated_at"))
+# One job as the API's JSON, and its version; the version alone (a history's ETag).
+JOB_DETAIL = sql.SQL(
+    "SELECT row_to_json(p)::text, {version} FROM {table} AS {j}, "
+    "LATERAL (SELECT {columns}) AS p WHERE {j}.id = %(job_id)s"
+).format(version=_VERSION, table=JOBS.name, j=JOBS.alias, columns=JOBS.columns)
+JOB_VERSION = sql.SQL("SELECT {version} FROM {table} AS {j} WHERE {j}.id = %(job_id)s").format(
+    version=_VERSION, table=JOBS.name, j=JOBS.alias
+)
+OF_JOB = sql.SQL("{} = %(job_id)s").format(EVENTS.column("job_id"))
+JOB_EVENT_COUNT = sql.SQL("SELECT count(*) FROM {table} WHERE job_id = %(job_id)s").format(
+    table=EVENTS.name
+)
+
+# The counters of every status and the data version, summed over the shards as one
+# bigint array (sum() of bigints is numeric), so they can be read as one column of a page.
+COUNTS = sql.SQL("SELECT ARRAY[{sums}, coalesce(sum(version), 0)]::bigint[] FROM {table}").format(
+    sums=sql.SQL(", ").join(
+        sql.SQL("coalesce(sum({}), 0)").format(sql.Identifier(status.lower()))
+        for status in JobStatusType.values
+    ),
+    table=sql.Identifier(JobCounterShard._meta.db_table),
+)
+
+
+def all_of(conditions: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
+
+
+def any_status(table: Table, count: int) -> sql.Composed:
+    """`current_status_type IN (...)` with `count` placeholders, status_0 onwards."""
+    placeholders = (sql.Placeholder(f"status_{n}") for n in range(count))
+    return sql.SQL("{} IN ({})").format(
+        table.column("current_status_type"), sql.SQL(", ").join(placeholders)
+    )
+
+
+def name_contains(table: Table, term: str) -> sql.Composed:
+    """`name ILIKE '%term%'` with the pattern as a literal, not a parameter: the right plan
+    depends on the term (a one-letter term must be read in order; a rare one through the
+    trigram index), which a generic plan cannot see (docs/decisions.md, "term written in
+    as a literal"). Each term is a statement of its own, prepared when it repeats."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = _LiteralBesidePlaceholders(f"%{escaped}%")
+    return sql.SQL("{} ILIKE {}").format(table.column("name"), pattern)
+
+
+def order_by(table: Table, order: Order, window: PageWindow) -> sql.Composed:
+    direction = sql.SQL("DESC" if order.descending != window.backwards else "ASC")
+    return sql.SQL("{} {}, {} {}").format(
+        table.column(order.column), direction, table.column("id"), direction
+    )
+
+
+def after_position(table: Table, order: Order, window: PageWindow) -> list[sql.Composable]:
+    """The keyset condition of a page that starts beyond a position, if it does."""
+    if window.after is None:
+        return []
+    beyond = "<" if order.descending != window.backwards else ">"
+    return [
+        sql.SQL("({}, {}) {} (%(after_key)s, %(after_id)s)").format(
+            table.column(order.column), table.column("id"), sql.SQL(beyond)
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of a page, read in order, one more than the page holds (to know whether
+    more follow): a SELECT, and the WITH clause it needs at the top of the statement (a
+    search's, whose matches an extra column counts)."""
+
+    select: sql.Composable
+    with_clause: sql.Composable = field(default_factory=lambda: sql.SQL(""), kw_only=True)
+
+
+def page(
+    *, rows: Rows, order: Order, window: PageWindow, extras: list[sql.Composable]
+) -> sql.Composed:
+    """One statement for one page around its rows: the page's JSON array in the order
+    shown, the sort keys and ids of the rows read (for the cursors), then each extra's
+    value. `row_number() OVER ()` numbers the rows as the subquery delivers them."""
+    return sql.SQL(
+        "{with_clause}SELECT '[' || "
+        "coalesce(string_agg(row_to_json(q.p)::text, ',' ORDER BY q.n {shown})"
+        " FILTER (WHERE q.n <= %(limit)s), '') || ']', "
+        "array_agg((q.p).{key}::text ORDER BY q.n), array_agg((q.p).id ORDER BY q.n){extras}"
+        " FROM (SELECT p, row_number() OVER () AS n FROM ({rows}) AS p) AS q"
+    ).format(
+        with_clause=rows.with_clause,
+        shown=sql.SQL("DESC" if window.backwards else "ASC"),
+        key=sql.Identifier(order.field),
+        extras=sql.Composed([sql.SQL(", ({})").format(extra) for extra in extras]),
+        rows=rows.select,
+    )
+
+
+def ordered_rows(
+    table: Table, order: Order, window: PageWindow, where: list[sql.Composable]
+) -> Rows:
+    """A page's rows straight from the order (its index): no search."""
+    select = sql.SQL(
+        "SELECT {columns} FROM {table} AS {a} WHERE {where} ORDER BY {order} "
+        "LIMIT %(read)s OFFSET %(offset)s"
+    ).format(
+        columns=table.columns,
+        table=table.name,
+        a=table.alias,
+        where=all_of([*where, *after_position(table, order, window)]),
+        order=order_by(table, order, window),
+    )
+    return Rows(select)
+
+
+# A search's three plans, chosen inside the statement. `matches` holds the search's first
+# SEARCH_COUNT_LIMIT + 1 matches in any order (the trigram index): when there are no more
+# (`few`), the page is sorted from them. Otherwise `walk` reads at most SEARCH_WALK_ROWS
+# jobs in the page's order, which finds a common term's page early; when that fell short,
+# all the matches are sorted. Only the plan chosen runs: the others are behind one-time
+# conditions. Why not PostgreSQL's own choice: docs/decisions.md, "Search plans".
+_SEARCH_WITH = sql.SQL(
+    "WITH matches AS MATERIALIZED ("
+    "SELECT {keys} FROM {table} AS {a} WHERE {filtered} LIMIT {count_limit}), "
+    "walk AS MATERIALIZED (SELECT {a}.* FROM ("
+    "SELECT * FROM {table} AS {a} WHERE {positioned} ORDER BY {order} LIMIT {walk_rows}"
+    ") AS {a} WHERE {search} ORDER BY {order} LIMIT %(reach)s) "
+)
+_SEARCH_ROWS = sql.SQL(
+    # `matches` and `walk` are read under the table's alias, so the order and the keyset
+    # condition apply to them as written. The page's ids join the table (unique: no IN).
+    "(SELECT {columns} FROM (SELECT {a}.id FROM matches AS {a} WHERE {keyset} "
+    "ORDER BY {order} LIMIT %(read)s OFFSET %(offset)s) AS page "
+    "JOIN {table} AS {a} ON {a}.id = page.id WHERE {few} ORDER BY {order}) "
+    "UNION ALL (SELECT {columns} FROM walk AS {a} WHERE NOT {few} "
+    "AND (SELECT count(*) FROM walk) = %(reach)s ORDER BY {order} OFFSET %(offset)s) "
+    # OFFSET 0 keeps PostgreSQL from reading the matches in order again: it finds them all,
+    # keeps the page's in a bounded sort, and only then formats them.
+    "UNION ALL (SELECT {columns} FROM (SELECT * FROM (SELECT * FROM {table} AS {a} "
+    "WHERE {everything} OFFSET 0) AS {a} WHERE NOT {few} "
+    "AND (SELECT count(*) FROM walk) < %(reach)s ORDER BY {order} "
+    "LIMIT %(read)s OFFSET %(offset)s) AS {a} ORDER BY {order})"
+)
+
+
+def search_rows(
+    table: Table,
+    order: Order,
+    window: PageWindow,
+    where: list[sql.Composable],
+    search: sql.Composable,
+) -> Rows:
+    """A search's page rows, by whichever of three plans suits its term (_SEARCH_WITH,
+    _SEARCH_ROWS). The two bounds are literals, so that every plan is costed for them."""
+    keyset = after_position(table, order, window)
+    keys = [table.column("id")]
+    if order.column != "id":
+        keys.append(table.column(order.column))
+    parts = dict(
+        keys=sql.SQL(", ").join(keys),
+        table=table.name,
+        a=table.alias,
+        columns=table.columns,
+        filtered=all_of([*where, search]),
+        positioned=all_of([*where, *keyset]),
+        keyset=all_of(keyset),
+        everything=all_of([*where, search, *keyset]),
+        search=search,
+        order=order_by(table, order, window),
+        count_limit=sql.Literal(SEARCH_COUNT_LIMIT + 1),
+        walk_rows=sql.Literal(SEARCH_WALK_ROWS),
+        few=sql.SQL("((SELECT count(*) FROM matches) <= {})").format(
+            sql.Literal(SEARCH_COUNT_LIMIT)
+        ),
+    )
+    return Rows(_SEARCH_ROWS.format(**parts), with_clause=_SEARCH_WITH.format(**parts))
+
+
+MATCH_COUNT = sql.SQL("SELECT count(*) FROM matches")
