@@ -145,6 +145,31 @@ class StoredResponse:
     replayed: bool
 
 
+def _hold_idempotency_key(key: str) -> None:
+    """Hold the key to the end of this transaction: one request per key at a time; a
+    duplicate of a request still running is refused at once instead of waiting."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+        if not cursor.fetchone()[0]:
+            raise IdempotencyKeyInFlight
+
+
+def _stored_response(*, key: str, fingerprint: str, now: datetime) -> StoredResponse | None:
+    """The response stored under the key, to replay; None when there is none (an expired
+    one is deleted). Another body under the same key is `IdempotencyKeyReused`."""
+    stored = IdempotencyKey.objects.filter(key=key).first()
+    if stored is not None and stored.created_at <= now - IDEMPOTENCY_KEY_TTL:
+        stored.delete()
+        return None
+    if stored is None:
+        return None
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyKeyReused
+    return StoredResponse(
+        stored.status_code, stored.response_body, stored.response_headers, replayed=True
+    )
+
+
 @transaction.atomic
 def job_create_idempotent(
     *,
@@ -161,23 +186,10 @@ def job_create_idempotent(
     (`IdempotencyKeyReused`); while the first request is still running, a duplicate is
     refused at once (`IdempotencyKeyInFlight`) instead of waiting on its lock.
     """
-    with connection.cursor() as cursor:
-        # Held to the end of this transaction: one request per key at a time.
-        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-        if not cursor.fetchone()[0]:
-            raise IdempotencyKeyInFlight
+    _hold_idempotency_key(key)
     now = timezone.now()
-    stored = IdempotencyKey.objects.filter(key=key).first()
-    if stored is not None and stored.created_at <= now - IDEMPOTENCY_KEY_TTL:
-        stored.delete()
-        stored = None
-    if stored is not None:
-        if stored.fingerprint != fingerprint:
-            raise IdempotencyKeyReused
-        return StoredResponse(
-            stored.status_code, stored.response_body, stored.response_headers, replayed=True
-        )
-
+    if (replay := _stored_response(key=key, fingerprint=fingerprint, now=now)) is not None:
+        return replay
     job = job_create(name=name)
     body, headers = respond(job)
     IdempotencyKey.objects.create(
