@@ -15,7 +15,6 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from psycopg.errors import QueryCanceled
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -26,7 +25,6 @@ from shared.problem_types import (
     MALFORMED_BODY,
     PROBLEM_TYPE_BASE,
     PROBLEM_TYPES,
-    QUERY_TIMEOUT,
     VALIDATION_ERROR,
 )
 
@@ -102,7 +100,37 @@ class ContentCodingUnsupported(ProblemError):
     )
 
 
-DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable. Retry shortly."
+class PayloadTooLarge(ProblemError):
+    status = 413
+    problem = PROBLEM_TYPES[413]
+    default_detail = "The request body is too large."
+
+
+class Forbidden(ProblemError):
+    status = 403
+    problem = PROBLEM_TYPES[403]
+    default_detail = "Forbidden."
+
+
+class DatabaseUnavailable(ProblemError):
+    """The database cannot be reached or dropped the connection: worth a retry."""
+
+    status = 503
+    problem = PROBLEM_TYPES[503]
+    headers = {"Retry-After": "1"}
+    default_detail = "The database is unavailable. Retry shortly."
+
+
+# Django's and the database driver's errors, as the problems they are (in this order: a
+# query cancelled by its timeout is an OperationalError the query service names itself).
+_TRANSLATED: tuple[
+    tuple[type[Exception] | tuple[type[Exception], ...], type[ProblemError]], ...
+] = (
+    ((Http404, ObjectDoesNotExist), ResourceNotFound),
+    (RequestDataTooBig, PayloadTooLarge),
+    (PermissionDenied, Forbidden),
+    ((OperationalError, InterfaceError), DatabaseUnavailable),
+)
 
 
 def problem_body(
@@ -164,84 +192,63 @@ def _drf_detail_text(detail: Any) -> str:
     return _summary(flatten_errors(detail))
 
 
-def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER for both services: every error becomes problem+json."""
-    request = context.get("request")
-    django_request = getattr(request, "_request", request)
-    headers: dict[str, str] = {}
-
+def _as_problem(exc: Exception) -> ProblemError | None:
     if isinstance(exc, ProblemError):
-        headers.update(exc.headers)
-        body = problem_body(
-            status_code=exc.status, detail=exc.detail, request=django_request, problem=exc.problem
-        )
-    elif isinstance(exc, Http404 | ObjectDoesNotExist):
-        body = problem_body(
-            status_code=404, detail="The resource does not exist.", request=django_request
-        )
-    elif isinstance(exc, RequestDataTooBig):
-        body = problem_body(
-            status_code=413, detail="The request body is too large.", request=django_request
-        )
-    elif isinstance(exc, drf_exceptions.ValidationError):
+        return exc
+    for raised, problem in _TRANSLATED:
+        if isinstance(exc, raised):
+            if problem is DatabaseUnavailable:
+                logger.warning("database unavailable: %s", exc.__class__.__name__)
+            return problem()
+    return None
+
+
+def _drf_problem(exc: drf_exceptions.APIException, request: Any) -> tuple[dict, dict[str, str]]:
+    """DRF's own errors: a validation error names its fields, a parse error is a malformed
+    body, the rest keep DRF's status (and its WWW-Authenticate or Retry-After)."""
+    if isinstance(exc, drf_exceptions.ValidationError):
         errors = flatten_errors(exc.detail)
         body = problem_body(
             status_code=400,
             detail=_summary(errors),
-            request=django_request,
+            request=request,
             problem=VALIDATION_ERROR,
             errors=errors,
         )
-    elif isinstance(exc, drf_exceptions.ParseError):
+        return body, {}
+    problem = MALFORMED_BODY if isinstance(exc, drf_exceptions.ParseError) else None
+    body = problem_body(
+        status_code=exc.status_code,
+        detail=_drf_detail_text(exc.detail),
+        request=request,
+        problem=problem,
+    )
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    return body, headers
+
+
+def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER for both services: every error becomes problem+json."""
+    request = context.get("request")
+    django_request = getattr(request, "_request", request)
+    if (problem := _as_problem(exc)) is not None:
+        headers = dict(problem.headers)
         body = problem_body(
-            status_code=400,
-            detail=_drf_detail_text(exc.detail),
+            status_code=problem.status,
+            detail=problem.detail,
             request=django_request,
-            problem=MALFORMED_BODY,
+            problem=problem.problem,
         )
     elif isinstance(exc, drf_exceptions.APIException):
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
-        body = problem_body(
-            status_code=exc.status_code,
-            detail=_drf_detail_text(exc.detail),
-            request=django_request,
-        )
-    elif isinstance(exc, PermissionDenied):
-        body = problem_body(status_code=403, detail="Forbidden.", request=django_request)
-    elif isinstance(exc, OperationalError) and isinstance(exc.__cause__, QueryCanceled):
-        # The statement timeout of the read side: the database is fine, this read is not.
-        # No Retry-After: the same request would take as long again.
-        logger.warning("read cancelled by the statement timeout")
-        body = problem_body(
-            status_code=503,
-            detail=(
-                "This read took too long and was stopped. Search terms of three or more "
-                "characters use the search index; a shorter one that matches few jobs has "
-                "to read every job. Narrow the request and try again."
-            ),
-            request=django_request,
-            problem=QUERY_TIMEOUT,
-        )
-    elif isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s", exc.__class__.__name__)
-        headers["Retry-After"] = "1"
-        body = problem_body(
-            status_code=503, detail=DATABASE_UNAVAILABLE_DETAIL, request=django_request
-        )
+        body, headers = _drf_problem(exc, django_request)
     else:
-        if isinstance(exc, DatabaseError):
-            logger.exception("database error")
-        else:
-            logger.exception("unhandled error")
-        body = problem_body(
-            status_code=500,
-            detail=INTERNAL_ERROR_DETAIL,
-            request=django_request,
-        )
-
+        logger.exception("database error" if isinstance(exc, DatabaseError) else "unhandled error")
+        headers = {}
+        body = problem_body(status_code=500, detail=INTERNAL_ERROR_DETAIL, request=django_request)
     set_rollback()
     return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 

@@ -5,10 +5,12 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 "Reads in plain SQL").
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import OperationalError, connection
+from psycopg.errors import QueryCanceled
 
 from query_service import statements
 from query_service.statements import (
@@ -20,7 +22,10 @@ from query_service.statements import (
 )
 from shared.enums import JobStatusType
 from shared.models import Job, JobStatus
-from shared.problems import JobNotFound
+from shared.problem_types import QUERY_TIMEOUT
+from shared.problems import JobNotFound, ProblemError
+
+logger = logging.getLogger("jobs.problems")
 
 __all__ = ["PageWindow"]
 
@@ -86,10 +91,29 @@ class JobStatusPage:
         return True
 
 
+class ReadTimedOut(ProblemError):
+    """A read stopped by the statement timeout (docs/decisions.md, "Reads stop after 2 s"):
+    the database is fine, this read is not. No Retry-After: it would take as long again."""
+
+    status = 503
+    problem = QUERY_TIMEOUT
+    default_detail = (
+        "This read took too long and was stopped. Search terms of three or more characters "
+        "use the search index; a shorter one that matches few jobs has to read every job. "
+        "Narrow the request and try again."
+    )
+
+
 def _fetch_one(statement: Statement) -> Any:
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        return cursor.fetchone()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, statement.params)
+            return cursor.fetchone()
+    except OperationalError as error:
+        if isinstance(error.__cause__, QueryCanceled):
+            logger.warning("read cancelled by the statement timeout")
+            raise ReadTimedOut from error
+        raise
 
 
 def _counts_of(values: list[int]) -> JobCounts:
