@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from query_service import selectors
-from query_service.pagination import KeysetPages, OffsetPages
+from query_service.pagination import MAX_OFFSET, KeysetPages, OffsetPages
 from query_service.serializers import (
     STATUS_LIST_SCHEMA,
     JobListFilterSerializer,
@@ -100,7 +100,7 @@ class JobListApi(JsonApiView):
         summary="List jobs",
         description=(
             "A page of jobs, newest first by default, filtered by current status and by a "
-            "case-insensitive substring of the name. Offsets (default) go to 10000; "
+            f"case-insensitive substring of the name. Offsets (default) go to {MAX_OFFSET}; "
             "`pagination=cursor` pages at any depth by following next/previous. Unknown or "
             "malformed parameters are a 400."
         ),
