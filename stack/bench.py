@@ -1,6 +1,7 @@
 """`make bench`: the running, seeded stack measured through the gateway with wrk, and the
-same reads measured in PostgreSQL alone with pgbench (the ceiling). Prints a markdown
-table and writes it, with a description of the machine, to docs/benchmarks.md.
+same reads measured in PostgreSQL alone with pgbench (the ceiling), on the statements
+the query service's `bench_statements` command gives. Prints a markdown table and writes
+it, with a description of the machine, to docs/benchmarks.md.
 
 Each scenario: wrk, 2 threads, 8 connections, 5 s (BENCH_SECONDS), in 3 rounds
 (BENCH_ROUNDS) that each run every scenario once, so that a slow minute of a shared
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -42,6 +44,19 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = 8
 RESULTS_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 SCRIPTS = Path(__file__).parent / "bench_scripts"
+
+# The pgbench variable that holds the random job id of the detail and history scenarios.
+JOB_ID_VARIABLE = "id"
+
+# The list pages measured: scenario, the API's query string (the query service gives each
+# its statement), target of requests per second.
+LISTS: list[tuple[str, str, float | None]] = [
+    ("list, first page", "", 1500),
+    ("list, status=RUNNING", "status=RUNNING", None),
+    ("list, status=FAILED,PENDING", "status=FAILED,PENDING", None),
+    ("list, search rare (-424242)", "search=-424242", None),
+    ("list, search common (etl)", "search=etl", None),
+]
 
 
 @dataclass
@@ -170,14 +185,20 @@ def _wrk(
     return Measured(rps, p50, p99, failed, None, meter.share(before, after, requests))
 
 
+def pgbench_binary() -> Path | None:
+    """pgbench on PATH, else beside the stack's PostgreSQL (an embedded one may have none)."""
+    binary = Path(shutil.which("pgbench") or postgres_bindir() / "pgbench")
+    return binary if binary.exists() else None
+
+
 def _pgbench(database_url: str, sql: str, variables: dict[str, str]) -> float | None:
-    binary = shutil.which("pgbench") or str(postgres_bindir() / "pgbench")
-    if not Path(binary).exists():
+    binary = pgbench_binary()
+    if binary is None:
         return None
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(sql)
     try:
-        args = [binary, "-n", "-M", "prepared", f"-c{CONNECTIONS}", "-j2", f"-T{SECONDS}"]
+        args = [str(binary), "-n", "-M", "prepared", f"-c{CONNECTIONS}", "-j2", f"-T{SECONDS}"]
         for name, value in variables.items():
             args += ["-D", f"{name}={value}"]
         out = subprocess.run(
@@ -217,17 +238,41 @@ def _postmaster_pid(system: System) -> int | None:
         return None
 
 
-def _deep_cursor(conn: psycopg.Connection, depth: int, cursor_class: Any) -> tuple[str, str, int]:
-    """A next-page cursor `depth` rows into the default order, made by the query service's
-    own Cursor, with the key and id it holds."""
+def _deep_row(conn: psycopg.Connection, depth: int) -> tuple[str, int]:
+    """The created_at and id of the job `depth` rows into the default order, where the
+    deep page starts."""
     row = conn.execute(
         "SELECT created_at, id FROM jobs_job ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
         [depth],
     ).fetchone()
     if row is None:
         raise StackError("the database is too small for a deep cursor: `make seed` first")
-    key = row[0].isoformat()
-    return cursor_class("-created_at", key, row[1], False).encode(), key, row[1]
+    return row[0].isoformat(), row[1]
+
+
+def query_statements(system: System, *, deep_key: str, deep_id: int) -> dict[str, Any]:
+    """The query service's statements of the scenarios as pgbench scripts, and the cursor
+    of the deep page, from its management command `bench_statements` (its docstring has
+    the JSON's shape), run with the service's own environment: pgbench runs exactly what
+    the service runs, and the launcher runs no code of the service itself."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "bench_statements",
+            *(f"--list={query}" for _, query, _ in LISTS),
+            f"--deep-key={deep_key}",
+            f"--deep-id={deep_id}",
+            f"--job-id-variable={JOB_ID_VARIABLE}",
+        ],
+        cwd=REPO_ROOT / "services" / "query",
+        env={**os.environ, **system.services["query"].env},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"the query service's bench_statements failed:\n{result.stderr}")
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 def _machine() -> list[str]:
@@ -256,23 +301,18 @@ def run_bench(system: System) -> int:
         events = conn.execute("SELECT count(*) FROM jobs_jobstatus").fetchone()[0]  # type: ignore[index]
         max_id = conn.execute("SELECT max(id) FROM jobs_job").fetchone()[0]  # type: ignore[index]
         pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        if jobs < 1000:
+            raise StackError("seed the stack first: make seed JOBS=1000000")
         depth = min(900_000, max(jobs - 100, 0))
-        selectors, cursor_class = _query_service(system.database_url("query"))
-        cursor, deep_key, deep_id = _deep_cursor(conn, depth, cursor_class)
+        deep_key, deep_id = _deep_row(conn, depth)
         sample = conn.execute(
             "SELECT id, updated_at FROM jobs_job WHERE id = %s", [max_id // 2]
         ).fetchone()
-        if jobs < 1000:
-            raise StackError("seed the stack first: make seed JOBS=1000000")
-        statements = _Statements(conn, selectors)
-        scenarios = _scenarios(
-            statements,
-            cursor=cursor,
-            deep_key=deep_key,
-            deep_id=deep_id,
-            etag=httpx.get(f"{system.config.gateway_url}/api/jobs/{sample[0]}/").headers["ETag"],  # type: ignore[index]
-            job_id=sample[0],  # type: ignore[index]
-        )
+    scenarios = _scenarios(
+        query_statements(system, deep_key=deep_key, deep_id=deep_id),
+        etag=httpx.get(f"{system.config.gateway_url}/api/jobs/{sample[0]}/").headers["ETag"],  # type: ignore[index]
+        job_id=sample[0],  # type: ignore[index]
+    )
 
     url = system.config.gateway_url
     env = {**os.environ, "BENCH_MAX_ID": str(max_id)}
@@ -329,122 +369,32 @@ def run_bench(system: System) -> int:
     return 0
 
 
-# Stands for the random job id of the detail and history scenarios in the inlined SQL.
-_RANDOM_ID = 987_654_321_987
-
-
-def _query_service(database_url: str) -> tuple[Any, Any]:
-    """The query service's own selectors and Cursor, so that pgbench runs exactly its
-    statements and the deep page's cursor is one it made."""
-    sys.path.insert(0, str(REPO_ROOT / "services" / "query"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "query_service.settings")
-    os.environ.setdefault("DATABASE_URL", database_url)
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    import django
-
-    django.setup()
-    from query_service import selectors
-    from query_service.pagination import Cursor
-
-    return selectors, Cursor
-
-
-class _Statements:
-    """The query service's statements with their parameters inlined, as pgbench scripts."""
-
-    def __init__(self, conn: psycopg.Connection, selectors: Any) -> None:
-        self.cursor = psycopg.ClientCursor(conn)
-        self.selectors = selectors
-
-    def inline(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> str:
-        text = self.cursor.mogrify(sql, params) if params else sql
-        # pgbench reads `:name` as its variable, even inside a literal: the time format's
-        # colons are written as escapes there (the same string to PostgreSQL).
-        text = text.replace(
-            """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'""", """E'YYYY-MM-DD"T"HH24\\x3aMI\\x3aSS.US"Z"'"""
-        )
-        return text.replace(str(_RANDOM_ID), ":id") + ";\n"
-
-    def job_list(
-        self,
-        *,
-        search: str | None = None,
-        statuses: list[str] | None = None,
-        after: tuple[Any, int] | None = None,
-    ) -> str:
-        """A list read without If-None-Match: one statement, counters included."""
-        query = self.selectors.job_page_query(
-            window=self.selectors.PageWindow(limit=20, after=after),
-            statuses=statuses,
-            search=search,
-            ordering="-created_at",
-            with_counts=True,
-        )
-        return self.inline(query.sql, query.params)
-
-    def detail(self) -> str:
-        return self.inline(self.selectors.JOB_DETAIL_SQL, [_RANDOM_ID])
-
-    def history(self) -> str:
-        """A history read without If-None-Match: one statement, the job's version included."""
-        query = self.selectors.job_status_page_query(
-            job_id=_RANDOM_ID, window=self.selectors.PageWindow(limit=20), with_version=True
-        )
-        return self.inline(query.sql, query.params)
-
-    def summary(self) -> str:
-        return self.inline(self.selectors.COUNTS_SQL)
-
-
-def _scenarios(
-    sql: _Statements, *, cursor: str, deep_key: str, deep_id: int, etag: str, job_id: int
-) -> list[Scenario]:
+def _scenarios(statements: dict[str, Any], *, etag: str, job_id: int) -> list[Scenario]:
     """What the dashboard does most, with the SQL the query service runs for each."""
-    random_id = "\\set id random(1, :max_id)\n"
-    deep = sql.job_list(after=(dt.datetime.fromisoformat(deep_key), deep_id))
+    random_id = f"\\set {JOB_ID_VARIABLE} random(1, :max_id)\n"
+    deep = statements["deep_page"]
     return [
-        Scenario(
-            "list, first page",
-            "/api/jobs/",
-            pgbench_sql=sql.job_list(),
-            p99_target_ms=15,
-            rps_target=1500,
-        ),
-        Scenario(
-            "list, status=RUNNING",
-            "/api/jobs/?status=RUNNING",
-            pgbench_sql=sql.job_list(statuses=["RUNNING"]),
-            p99_target_ms=15,
-        ),
-        Scenario(
-            "list, status=FAILED,PENDING",
-            "/api/jobs/?status=FAILED,PENDING",
-            pgbench_sql=sql.job_list(statuses=["FAILED", "PENDING"]),
-            p99_target_ms=15,
-        ),
-        Scenario(
-            "list, search rare (-424242)",
-            "/api/jobs/?search=-424242",
-            pgbench_sql=sql.job_list(search="-424242"),
-            p99_target_ms=15,
-        ),
-        Scenario(
-            "list, search common (etl)",
-            "/api/jobs/?search=etl",
-            pgbench_sql=sql.job_list(search="etl"),
-            p99_target_ms=15,
+        *(
+            Scenario(
+                name,
+                f"/api/jobs/?{query}" if query else "/api/jobs/",
+                pgbench_sql=statements["lists"][query],
+                p99_target_ms=15,
+                rps_target=rps_target,
+            )
+            for name, query, rps_target in LISTS
         ),
         Scenario(
             "list, cursor page 900,000 deep",
-            f"/api/jobs/?cursor={cursor}",
-            pgbench_sql=deep,
+            f"/api/jobs/?cursor={deep['cursor']}",
+            pgbench_sql=deep["script"],
             p99_target_ms=15,
         ),
         Scenario(
             "detail (random id)",
             "/api/jobs/",
             lua="detail.lua",
-            pgbench_sql=random_id + sql.detail(),
+            pgbench_sql=random_id + statements["detail"],
             p99_target_ms=15,
             rps_target=2000,
         ),
@@ -452,10 +402,10 @@ def _scenarios(
             "history (random id)",
             "/api/jobs/",
             lua="history.lua",
-            pgbench_sql=random_id + sql.history(),
+            pgbench_sql=random_id + statements["history"],
             p99_target_ms=15,
         ),
-        Scenario("summary", "/api/jobs/summary/", pgbench_sql=sql.summary()),
+        Scenario("summary", "/api/jobs/summary/", pgbench_sql=statements["summary"]),
         Scenario(
             "detail, 304 revalidation",
             f"/api/jobs/{job_id}/",
@@ -502,7 +452,7 @@ def explain(conn: psycopg.Connection, pgbench_sql: str, *, job_id: int) -> str:
         .rstrip()
         .rstrip(";")
     )
-    sql = sql.replace(":id", str(job_id))
+    sql = sql.replace(f":{JOB_ID_VARIABLE}", str(job_id))
     rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {sql}").fetchall()  # type: ignore[arg-type]
     return "\n".join(row[0] for row in rows)
 

@@ -10,6 +10,8 @@ from shared.settings_base import env_bool
 
 ROOT_URLCONF = "query_service.urls"
 WSGI_APPLICATION = "query_service.wsgi.application"
+# The service's own app, so that Django finds its management command (bench_statements).
+INSTALLED_APPS = [*INSTALLED_APPS, "query_service"]  # noqa: F405
 
 # The interactive docs page's assets (Swagger UI from drf-spectacular-sidecar) are served by
 # this service through whitenoise, straight from the installed packages: no CDN, no

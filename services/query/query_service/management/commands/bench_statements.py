@@ -1,0 +1,179 @@
+"""`python manage.py bench_statements`: the statements this service runs for the reads
+`make bench` measures, as pgbench scripts, and the cursor of the deep page it measures.
+
+The launcher runs no code of the service in its own process: it runs this command with
+the service's environment and reads one JSON object from stdout:
+
+    {"lists": {QUERY: SCRIPT, ...}, "deep_page": {"cursor": TOKEN, "script": SCRIPT},
+     "detail": SCRIPT, "history": SCRIPT, "summary": SCRIPT}
+
+A list page is named by its query string as the API takes it (`status=FAILED,PENDING`,
+`search=etl`, the empty string for the first page), given by --list; the deep page is the
+cursor page after the job of --deep-key (its created_at) and --deep-id; detail and
+history read the job that pgbench's variable --job-id-variable holds. Each script is the
+statement with its parameters inlined, ready for `pgbench -M prepared`.
+"""
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import psycopg
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+
+from query_service import selectors
+from query_service.pagination import Cursor
+
+# (statement, parameters): a statement is text or psycopg.sql, its parameters a list, a
+# dict, or None when the service runs it without any.
+Statement = tuple[Any, Any]
+
+# Two job ids that stand in for pgbench's variable. A statement built with each must read
+# the same once the id is the variable: no other number of it can become the variable.
+_STAND_INS = (987_654_321_987, 876_543_219_876)
+
+# A quoted part of a statement: an E'' literal (backslash escapes), a plain literal or a
+# quoted identifier, each with its quote doubled inside.
+_QUOTED = re.compile(r"""[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|"(?:[^"]|"")*\"""", re.S)
+# `:name` as pgbench reads it: a colon that does not follow a colon (`::` is a cast),
+# then a letter, `_` or a non-ASCII character.
+_PGBENCH_VARIABLE = re.compile(r"(?<!:):([A-Za-z_\x80-\U0010ffff][0-9A-Za-z_\x80-\U0010ffff]*)")
+
+
+def _reads(
+    lists: dict[str, tuple[list[str] | None, str | None]], deep_key: str, deep_id: int, job_id: int
+) -> tuple[dict[str, Any], str]:
+    """All that this command takes from the service's read code: the statement of each
+    list page (by query string: its statuses and search), of the deep page, of one job,
+    its history and the summary, and the deep page's cursor."""
+    ordering = "-created_at"
+
+    def page(
+        statuses: list[str] | None = None,
+        search: str | None = None,
+        after: tuple[Any, int] | None = None,
+    ) -> Statement:
+        query = selectors.job_page_query(
+            window=selectors.PageWindow(limit=20, after=after),
+            statuses=statuses,
+            search=search,
+            ordering=ordering,
+            with_counts=True,
+        )
+        return query.sql, query.params
+
+    history = selectors.job_status_page_query(
+        job_id=job_id, window=selectors.PageWindow(limit=20), with_version=True
+    )
+    statements = {
+        "lists": {query: page(*filters) for query, filters in lists.items()},
+        "deep_page": page(after=(datetime.fromisoformat(deep_key), deep_id)),
+        "detail": (selectors.JOB_DETAIL_SQL, [job_id]),
+        "history": (history.sql, history.params),
+        "summary": (selectors.COUNTS_SQL, None),
+    }
+    return statements, Cursor(ordering, deep_key, deep_id, False).encode()
+
+
+def _list_filters(query: str) -> tuple[list[str] | None, str | None]:
+    """The statuses and search term of a list page's query string, read as the API reads
+    them (statuses comma-separated)."""
+    found = parse_qs(query, keep_blank_values=True)
+    unknown = set(found) - {"status", "search"}
+    if unknown:
+        raise CommandError(f"--list {query!r}: only status and search are supported")
+    statuses = found["status"][-1].split(",") if "status" in found else None
+    return statuses, found["search"][-1] if "search" in found else None
+
+
+def _escape_colons(match: re.Match[str]) -> str:
+    """A string literal with colons as an E'' literal, each colon written `\\x3a` (a plain
+    literal's backslashes doubled there); anything else as it was."""
+    literal = match.group()
+    if ":" not in literal or literal.startswith('"'):
+        return literal
+    if literal[0] in "Ee":
+        body = re.sub(
+            r"\\.|:",
+            lambda m: "\\x3a" if m.group() in (":", "\\:") else m.group(),
+            literal[2:-1],
+            flags=re.S,
+        )
+    else:
+        body = literal[1:-1].replace("\\", "\\\\").replace(":", "\\x3a")
+    return f"E'{body}'"
+
+
+def pgbench_text(statement: str) -> str:
+    """The statement with the colons of its string literals written as escapes: the same
+    statement to PostgreSQL, and one in which pgbench finds no variable."""
+    # pgbench does not lex SQL: under -M prepared every `:name` is a parameter, in literals too.
+    return _QUOTED.sub(_escape_colons, statement)
+
+
+def pgbench_variables(script: str) -> set[str]:
+    """The names pgbench reads as its variables in a script's statement."""
+    return set(_PGBENCH_VARIABLE.findall(script))
+
+
+def _scripts(statements: dict[str, Any], cursor: str, stand_in: int, variable: str) -> Any:
+    """The statements as pgbench scripts: parameters inlined, literals made safe for
+    pgbench, the stand-in job id made the variable."""
+    client = psycopg.ClientCursor(connection.connection)
+
+    def script(statement: Statement) -> str:
+        text = pgbench_text(client.mogrify(*statement)).replace(str(stand_in), f":{variable}")
+        unexpected = pgbench_variables(text) - {variable}
+        if unexpected:
+            raise CommandError(f"pgbench would read {sorted(unexpected)} as variables in: {text}")
+        return text + ";\n"
+
+    return {
+        "lists": {query: script(s) for query, s in statements["lists"].items()},
+        "deep_page": {"cursor": cursor, "script": script(statements["deep_page"])},
+        **{name: script(statements[name]) for name in ("detail", "history", "summary")},
+    }
+
+
+class Command(BaseCommand):
+    help = "Print the statements of the reads `make bench` measures, as pgbench scripts (JSON)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--list",
+            action="append",
+            default=[],
+            metavar="QUERY",
+            help="a list page by its query string, e.g. status=RUNNING or search=etl ('' for "
+            "the first page); repeatable",
+        )
+        parser.add_argument(
+            "--deep-key", required=True, help="created_at of the job the deep page starts after"
+        )
+        parser.add_argument("--deep-id", type=int, required=True, help="that job's id")
+        parser.add_argument(
+            "--job-id-variable",
+            default="id",
+            help="the pgbench variable that holds the job id of detail and history",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        lists = {query: _list_filters(query) for query in options["list"]}
+        variable = options["job_id_variable"]
+        if pgbench_variables(f":{variable}") != {variable}:
+            raise CommandError(f"--job-id-variable {variable!r} is no pgbench variable name")
+        connection.ensure_connection()
+        first, second = (
+            _scripts(
+                *_reads(lists, options["deep_key"], options["deep_id"], stand_in),
+                stand_in,
+                variable,
+            )
+            for stand_in in _STAND_INS
+        )
+        if first != second:
+            raise CommandError("a statement holds the stand-in job id other than as the job id")
+        self.stdout.write(json.dumps(first, indent=1))
