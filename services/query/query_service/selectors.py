@@ -165,10 +165,15 @@ def job_page(
     return JobPage(rows, count, True, counts.version)
 
 
+def job_detail_query(*, job_id: int) -> Statement:
+    """The statement of job_detail (also what `make bench` gives pgbench)."""
+    return Statement(statements.JOB_DETAIL, {"job_id": job_id})
+
+
 def job_detail(*, job_id: int) -> tuple[str, int]:
     """One job as the API's JSON, and its version (updated_at in microseconds, for the
     ETag); `JobNotFound` when there is none with this id."""
-    found = _fetch_one(Statement(statements.JOB_DETAIL, {"job_id": job_id}))
+    found = _fetch_one(job_detail_query(job_id=job_id))
     if found is None:
         raise JobNotFound(job_id)
     return found[0], found[1]
@@ -205,7 +210,12 @@ def job_status_page(*, job_id: int, window: PageWindow) -> JobStatusPage:
     return JobStatusPage(PageRows(rows_json, keys or [], ids or []), count, version)
 
 
+def job_counts_query() -> Statement:
+    """The statement of job_counts (also what `make bench` gives pgbench)."""
+    return Statement(statements.COUNTS, {})
+
+
 def job_counts() -> JobCounts:
     """Exact counts per current status and the data version, from the counter shards."""
-    (values,) = _fetch_one(Statement(statements.COUNTS, {}))
+    (values,) = _fetch_one(job_counts_query())
     return _counts_of(values)

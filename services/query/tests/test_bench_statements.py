@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from psycopg import sql
 
 from query_service import selectors
 from query_service.management.commands.bench_statements import (
@@ -17,6 +18,7 @@ from query_service.management.commands.bench_statements import (
     pgbench_text,
     pgbench_variables,
 )
+from query_service.statements import Statement
 
 pytestmark = pytest.mark.django_db
 
@@ -104,13 +106,19 @@ def test_literals_made_safe_for_pgbench_read_the_same_to_postgresql(statement):
 def test_a_variable_pgbench_would_find_outside_a_literal_is_refused(monkeypatch):
     """A colon the escapes cannot reach (here in a comment) would silently become a
     parameter of pgbench: the command fails instead."""
-    monkeypatch.setattr(selectors, "JOB_DETAIL_SQL", "SELECT %s -- :note")
+    monkeypatch.setattr(
+        selectors,
+        "job_detail_query",
+        lambda job_id: Statement(sql.SQL("SELECT %(job_id)s -- :note"), {"job_id": job_id}),
+    )
     with pytest.raises(CommandError, match="note"):
         bench_statements("--deep-key=2026-11-28T12:00:00+00:00", "--deep-id=1")
 
 
 def test_a_statement_holding_the_stand_in_id_as_another_number_is_refused(monkeypatch):
-    monkeypatch.setattr(selectors, "COUNTS_SQL", f"SELECT {_STAND_INS[0]}")
+    monkeypatch.setattr(
+        selectors, "job_counts_query", lambda: Statement(sql.SQL(f"SELECT {_STAND_INS[0]}"), {})
+    )
     with pytest.raises(CommandError, match="stand-in"):
         bench_statements("--deep-key=2026-11-28T12:00:00+00:00", "--deep-id=1")
 

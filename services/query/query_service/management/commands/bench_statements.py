@@ -61,19 +61,18 @@ def _reads(
             statuses=statuses,
             search=search,
             ordering=ordering,
-            with_counts=True,
         )
         return query.sql, query.params
 
-    history = selectors.job_status_page_query(
-        job_id=job_id, window=selectors.PageWindow(limit=20), with_version=True
-    )
+    history = selectors.job_status_page_query(job_id=job_id, window=selectors.PageWindow(limit=20))
+    detail = selectors.job_detail_query(job_id=job_id)
+    summary = selectors.job_counts_query()
     statements = {
         "lists": {query: page(*filters) for query, filters in lists.items()},
         "deep_page": page(after=(datetime.fromisoformat(deep_key), deep_id)),
-        "detail": (selectors.JOB_DETAIL_SQL, [job_id]),
+        "detail": (detail.sql, detail.params),
         "history": (history.sql, history.params),
-        "summary": (selectors.COUNTS_SQL, None),
+        "summary": (summary.sql, summary.params),
     }
     return statements, Cursor(ordering, deep_key, deep_id, False).encode()
 
