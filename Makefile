@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install up down clean status test openapi lint format seed bench screenshot
+.PHONY: help install up down clean status test openapi gateway-config lint format seed bench screenshot
 JOBS ?= 1000000
 FORCE ?=
 
@@ -15,6 +15,7 @@ help:
 	@echo "make status   show what is running"
 	@echo "make test     lint, service tests, contract tests through the gateway"
 	@echo "make openapi  regenerate shared/openapi.yaml from the code"
+	@echo "make gateway-config  regenerate gateway/generated/ from the problem catalogue"
 	@echo "make seed     fill the running stack with JOBS jobs (default 1000000; FORCE=1 to add)"
 	@echo "make bench    benchmark the running, seeded stack; writes docs/benchmarks.md"
 	@echo "make screenshot  picture of the running stack's dashboard: docs/dashboard.png"
@@ -55,6 +56,9 @@ screenshot: $(INSTALLED)
 
 openapi: $(INSTALLED)
 	@$(PY) -m stack openapi
+
+gateway-config: $(INSTALLED)
+	@$(PY) -m stack gateway-config
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check shared services stack tests
