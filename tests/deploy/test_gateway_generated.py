@@ -10,7 +10,7 @@ import yaml
 
 from shared import problem_types
 from stack import gateway_config
-from stack.gateway_config import GENERATED_DIR, build
+from stack.gateway_config import DESCRIPTION_PATH, GENERATED_DIR, build
 
 COMPOSE = yaml.safe_load((GENERATED_DIR.parents[1] / "compose.yaml").read_text())
 
@@ -32,6 +32,7 @@ def test_the_check_passes_on_the_committed_files_and_a_copy_of_them(committed_co
     ("name", "committed", "edited"),
     [
         ("problems.conf", '"title":"Not found"', '"title":"Not there"'),
+        ("allow.map", '"GET, HEAD, OPTIONS"', '"GET, OPTIONS"'),
         ("retry_after.map", "(409|429|502)", "(409|429)"),
     ],
 )
@@ -46,11 +47,11 @@ def test_the_check_fails_on_a_fragment_edited_by_hand(
 
 
 def test_the_check_fails_on_a_missing_fragment_and_on_a_leftover_one(committed_copy, capsys):
-    (committed_copy / "retry_after.map").unlink()
+    (committed_copy / "allow.map").unlink()
     assert build(check=True, directory=committed_copy) == 1
-    assert "retry_after.map: missing" in capsys.readouterr().err
+    assert "allow.map: missing" in capsys.readouterr().err
 
-    shutil.copy(GENERATED_DIR / "retry_after.map", committed_copy)
+    shutil.copy(GENERATED_DIR / "allow.map", committed_copy)
     (committed_copy / "methods.conf").write_text("# an older layout\n")
     assert build(check=True, directory=committed_copy) == 1
     assert "methods.conf: not generated any more" in capsys.readouterr().err
@@ -81,6 +82,48 @@ def test_a_new_retry_after_rule_in_the_catalogue_makes_the_committed_rules_stale
     )
     assert build(check=True) == 1
     assert '"~^(409|429|502|504):" 1;' in gateway_config.render()["retry_after.map"]
+
+
+def test_a_method_added_to_the_description_makes_the_committed_methods_stale(tmp_path):
+    description = yaml.safe_load(DESCRIPTION_PATH.read_text())
+    summary = description["paths"]["/api/jobs/summary/"]
+    summary["delete"] = summary["get"]
+    changed = tmp_path / "openapi.yaml"
+    changed.write_text(yaml.safe_dump(description))
+    assert build(check=True, description_path=changed) == 1
+    assert (
+        '"~^/api/jobs/summary/$"         "GET, HEAD, DELETE, OPTIONS";'
+        in (gateway_config.render(changed)["allow.map"])
+    )
+
+
+def _committed_allow() -> dict[str, str]:
+    text = (GENERATED_DIR / "allow.map").read_text()
+    return dict(re.findall(r'^"~\^(\S+)\$"\s+"([A-Z, ]+)";$', text, flags=re.MULTILINE))
+
+
+def test_each_path_of_the_description_allows_its_operations_and_options_nothing_else():
+    description = yaml.safe_load(DESCRIPTION_PATH.read_text())
+    expected = {
+        re.sub(r"\{job_id\}", "[0-9]+", path): {method.upper() for method in operations}
+        | {"OPTIONS"}
+        for path, operations in description["paths"].items()
+    }
+    committed = {path: set(allow.split(", ")) for path, allow in _committed_allow().items()}
+    assert committed == expected
+    assert "PATCH" in committed["/api/jobs/[0-9]+/"]
+
+
+def test_a_path_parameter_of_an_unknown_type_stops_the_generator(tmp_path):
+    description = yaml.safe_load(DESCRIPTION_PATH.read_text())
+    for operation in description["paths"]["/api/jobs/{job_id}/"].values():
+        for parameter in operation["parameters"]:
+            if parameter["in"] == "path":
+                parameter["schema"] = {"type": "string"}
+    changed = tmp_path / "openapi.yaml"
+    changed.write_text(yaml.safe_dump(description))
+    with pytest.raises(ValueError, match="no URI pattern for a parameter of type string"):
+        gateway_config.render(changed)
 
 
 def test_every_problem_type_of_the_gateway_alone_is_one_it_answers():
