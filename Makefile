@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install up down clean status test openapi lint format seed bench screenshot
+.PHONY: help install up down clean status test openapi gateway-config lint format seed bench screenshot
 JOBS ?= 1000000
 FORCE ?=
 
@@ -14,7 +14,8 @@ help:
 	@echo "make clean    stop and remove all local state (data, logs, the test stack)"
 	@echo "make status   show what is running"
 	@echo "make test     lint, service tests, contract tests through the gateway"
-	@echo "make openapi  regenerate shared/openapi.yaml from the code"
+	@echo "make openapi  regenerate shared/openapi.yaml from the code, then the gateway's config"
+	@echo "make gateway-config  regenerate gateway/generated/ from the problem catalogue and openapi.yaml"
 	@echo "make seed     fill the running stack with JOBS jobs (default 1000000; FORCE=1 to add)"
 	@echo "make bench    benchmark the running, seeded stack; writes docs/benchmarks.md"
 	@echo "make screenshot  picture of the running stack's dashboard: docs/dashboard.png"
@@ -53,8 +54,13 @@ bench: $(INSTALLED)
 screenshot: $(INSTALLED)
 	@$(PY) -m stack screenshot
 
+# The gateway's methods table is generated from the description, so it follows it.
 openapi: $(INSTALLED)
 	@$(PY) -m stack openapi
+	@$(PY) -m stack gateway-config
+
+gateway-config: $(INSTALLED)
+	@$(PY) -m stack gateway-config
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check shared services stack tests

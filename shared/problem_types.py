@@ -1,6 +1,7 @@
 """The catalogue of problem types: what every problem document of the API may say in
 `type` and `title`, from either service (shared/problems.py) or the gateway. Plain data,
-importable without Django (the gateway's config is checked against it)."""
+importable without Django: `make gateway-config` (stack/gateway_config.py) writes the
+gateway's problem documents and Retry-After rules from it."""
 
 PROBLEM_TYPE_BASE = "https://jobs.example/problems/"
 
@@ -20,8 +21,8 @@ PROBLEM_TYPES: dict[int, tuple[str, str]] = {
     500: ("internal-error", "Internal server error"),
     503: ("service-unavailable", "Service unavailable"),
 }
-# Answered by the gateway alone: gateway/default.conf.template writes them by hand, and a
-# deploy test holds every problem it writes to this catalogue or the one above.
+# Answered by the gateway alone (its documents are generated from these titles and the
+# ones above; which status nginx answers with which type is in stack/gateway_config.py).
 GATEWAY_PROBLEM_TYPES: dict[str, str] = {
     "request-timeout": "Request timeout",
     "uri-too-long": "URI too long",
@@ -38,7 +39,8 @@ IDEMPOTENCY_REUSED = ("idempotency-key-reused", "Idempotency key reused")
 MALFORMED_BODY = ("malformed-body", "Malformed request body")
 QUERY_TIMEOUT = ("query-timeout", "Query took too long")
 
-# The statuses whose answers carry Retry-After, set by the gateway: True where it is always
-# 1, False where it is the service's own (a 503: 1 for an outage, none for a query-timeout,
-# since the same read would take as long again).
+# The statuses whose answers carry Retry-After, set by the gateway (its rules are generated
+# from this, as is the OpenAPI description's): True where it is always 1, False where it is
+# the service's own (a 503: 1 for an outage, none for a query-timeout, since the same read
+# would take as long again).
 RETRY_AFTER_REQUIRED = {"409": True, "429": True, "502": True, "503": False}

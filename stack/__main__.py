@@ -1,5 +1,5 @@
-"""`python -m stack up|down|clean|status|test|openapi|seed|bench|screenshot`: what the
-Makefile targets call."""
+"""`python -m stack up|down|clean|status|test|openapi|gateway-config|seed|bench|screenshot`:
+what the Makefile targets call."""
 
 from __future__ import annotations
 
@@ -16,10 +16,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["up", "down", "clean", "status", "test", "openapi", "seed", "bench", "screenshot"],
+        choices=[
+            "up",
+            "down",
+            "clean",
+            "status",
+            "test",
+            "openapi",
+            "gateway-config",
+            "seed",
+            "bench",
+            "screenshot",
+        ],
     )
     parser.add_argument("--state-dir", type=Path, default=None)
-    parser.add_argument("--check", action="store_true", help="openapi: fail if out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="openapi, gateway-config: fail if out of date"
+    )
     parser.add_argument("--jobs", type=int, default=1_000_000, help="seed: how many jobs")
     parser.add_argument("--force", action="store_true", help="seed: add to existing data")
     parser.add_argument("pytest_args", nargs="*", help="test: extra pytest arguments")
@@ -34,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             from stack.openapi import build
 
             return build(check=args.check)
+        if args.command == "gateway-config":
+            from stack.gateway_config import build as build_gateway_config
+
+            return build_gateway_config(check=args.check)
 
         from stack.system import System
 

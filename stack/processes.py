@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from stack.config import REPO_ROOT, StackConfig
+from stack.gateway_config import GENERATED_DIR
 from stack.tools import StackError, nginx_binary
 
 GATEWAY_DIR = REPO_ROOT / "gateway"
@@ -160,6 +161,8 @@ def render_gateway_config(config: StackConfig) -> str:
         "GATEWAY_RATE_BURST": str(config.rate_burst),
         "GATEWAY_UPSTREAM_TIMEOUT": config.upstream_timeout,
         "DASHBOARD_ROOT": str(DASHBOARD_DIR),
+        # Included by nginx as they are: the committed files compose mounts too.
+        "GATEWAY_GENERATED_DIR": str(GENERATED_DIR),
     }
     server = (GATEWAY_DIR / "default.conf.template").read_text()
     for name, value in values.items():

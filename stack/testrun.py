@@ -98,6 +98,9 @@ def run_all(extra: list[str]) -> int:
     results["openapi up to date"] = _step(
         "openapi up to date", [py, "-m", "stack", "openapi", "--check"]
     )
+    results["gateway config up to date"] = _step(
+        "gateway config up to date", [py, "-m", "stack", "gateway-config", "--check"]
+    )
 
     # Every run starts from nothing; clean() also removes the secrets, so the stack is
     # built anew (new passwords) after it.

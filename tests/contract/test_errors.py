@@ -32,6 +32,25 @@ def test_methods_a_path_does_not_serve_get_405_with_allow(api, method, path, all
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("ET", "/api/jobs/", "GET, HEAD, POST, OPTIONS"),
+        ("POSTS", "/api/jobs/", "GET, HEAD, POST, OPTIONS"),
+        ("OPTION", "/api/jobs/summary/", "GET, HEAD, OPTIONS"),
+        ("ATCH", "/api/jobs/1/", "GET, HEAD, PATCH, DELETE, OPTIONS"),
+        ("HEADS", "/api/jobs/1/statuses/", "GET, HEAD, OPTIONS"),
+        ("GE", "/", "GET, HEAD"),
+        ("EAD", "/api/schema/", "GET, HEAD"),
+    ],
+)
+def test_a_method_is_allowed_only_when_the_path_names_it_whole(raw_api, method, path, allow):
+    """The gateway reads a path's methods from its Allow list: a part of a name is not it."""
+    response = raw_api.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+
+
+@pytest.mark.parametrize(
     ("path", "allow"),
     [
         ("/api/jobs/", "GET, HEAD, POST, OPTIONS"),

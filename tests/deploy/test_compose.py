@@ -95,7 +95,13 @@ def test_mounted_files_exist():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("./"):
-                assert (ROOT / source).is_file() or (ROOT / source / "index.html").is_file(), source
+                # A file, the dashboard's folder, or the gateway's generated fragments.
+                path = ROOT / source
+                assert (
+                    path.is_file()
+                    or (path / "index.html").is_file()
+                    or (path / "problems.conf").is_file()
+                ), source
 
 
 def test_the_gateway_is_published_on_the_hosts_loopback_only_by_default():

@@ -16,12 +16,23 @@ from shared.problem_types import (
     RETRY_AFTER_REQUIRED,
 )
 from stack.config import StackConfig
+from stack.gateway_config import GENERATED_DIR
 from stack.processes import GATEWAY_DIR, Gateway, render_gateway_config
 from stack.tools import StackError, nginx_binary
 
-COMPOSE_GATEWAY_ENV = yaml.safe_load((GATEWAY_DIR.parent / "compose.yaml").read_text())["services"][
+COMPOSE_GATEWAY = yaml.safe_load((GATEWAY_DIR.parent / "compose.yaml").read_text())["services"][
     "gateway"
-]["environment"]
+]
+COMPOSE_GATEWAY_ENV = COMPOSE_GATEWAY["environment"]
+
+
+def compose_mount_source(container_path: str) -> str:
+    """The repository path compose mounts at `container_path` in the gateway's container."""
+    for volume in COMPOSE_GATEWAY["volumes"]:
+        source, target, *_ = volume.split(":")
+        if target == container_path:
+            return source
+    raise AssertionError(f"compose mounts nothing at {container_path}")
 
 
 def listen_directives(rendered: str) -> list[str]:
@@ -45,8 +56,12 @@ def test_compose_sets_every_placeholder_of_the_template_and_the_launcher_too(tmp
 
 
 def test_compose_style_rendering_passes_nginx_t(tmp_path):
-    """What the official image does: envsubst the template into an http{} include."""
+    """What the official image does: envsubst the template into an http{} include, which
+    includes the generated files compose mounts (here: where they come from)."""
     template = (GATEWAY_DIR / "default.conf.template").read_text()
+    generated = GATEWAY_DIR.parent / compose_mount_source(
+        COMPOSE_GATEWAY_ENV["GATEWAY_GENERATED_DIR"]
+    )
     for name, value in {
         # compose's own value: nginx -t parses `listen` without binding it.
         "GATEWAY_LISTEN": COMPOSE_GATEWAY_ENV["GATEWAY_LISTEN"],
@@ -57,6 +72,7 @@ def test_compose_style_rendering_passes_nginx_t(tmp_path):
         "GATEWAY_RATE_BURST": "200",
         "GATEWAY_UPSTREAM_TIMEOUT": "30s",
         "DASHBOARD_ROOT": "/usr/share/nginx/dashboard",
+        "GATEWAY_GENERATED_DIR": str(generated.resolve()),
     }.items():
         template = template.replace("${" + name + "}", value)
     (tmp_path / "default.conf").write_text(template)
@@ -125,14 +141,23 @@ def test_compose_renders_a_gateway_listening_on_every_interface_of_its_container
     assert COMPOSE_GATEWAY_ENV["GATEWAY_LISTEN"] == "0.0.0.0:8080"
 
 
+def _problem_returns(text: str) -> list[tuple[str, str]]:
+    return re.findall(r"return (\d{3}) '(\{.*?\})\\n';", text)
+
+
 def _gateway_problems() -> list[tuple[int, dict]]:
     """Each problem document the gateway writes itself: (status returned, body)."""
-    template = (GATEWAY_DIR / "default.conf.template").read_text()
     found = []
-    for status, body in re.findall(r"return (\d{3}) '(\{.*?\})\\n';", template):
+    for status, body in _problem_returns((GENERATED_DIR / "problems.conf").read_text()):
         # nginx variables stand where strings are: any string will do for the shape.
         found.append((int(status), json.loads(re.sub(r"\$\w+", "x", body))))
     return found
+
+
+def test_the_template_writes_no_problem_document_by_hand():
+    template = (GATEWAY_DIR / "default.conf.template").read_text()
+    assert not _problem_returns(template)
+    assert not re.search(r"^\s*(error_page|default_type)\s", template, flags=re.MULTILINE)
 
 
 def test_every_problem_the_gateway_writes_is_of_the_one_catalogue():
@@ -148,9 +173,9 @@ def test_every_problem_the_gateway_writes_is_of_the_one_catalogue():
 
 
 def test_the_statuses_with_retry_after_are_those_the_description_names():
-    template = (GATEWAY_DIR / "default.conf.template").read_text()
-    always = re.search(r'"~\^\(([\d|]+)\):"\s+1;', template)
+    rules = (GENERATED_DIR / "retry_after.map").read_text()
+    always = re.search(r'^"~\^\(([\d|]+)\):"\s+1;$', rules, flags=re.MULTILINE)
     assert always, "the Retry-After map changed: update this test"
     described = {int(code) for code, required in RETRY_AFTER_REQUIRED.items() if required}
     assert {int(code) for code in always[1].split("|")} == described
-    assert '"~^503:' in template and RETRY_AFTER_REQUIRED["503"] is False
+    assert '"~^(503):' in rules and RETRY_AFTER_REQUIRED["503"] is False
