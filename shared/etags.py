@@ -33,25 +33,28 @@ def job_version_etag(job_id: int, version: int) -> str:
     return f'"{job_id}-{version}"'
 
 
-def if_match_satisfied(header: str, current_etag: str) -> bool:
-    """RFC 9110 If-Match: `*` or any listed strong tag equal to the current one.
-
-    Weak tags (W/"...") never match under If-Match's strong comparison.
-    """
-    tags = parse_etags(header)
-    return "*" in tags or current_etag in tags
-
-
 def if_match_versions(header: str, job_id: int) -> list[int] | None:
-    """The versions of one job that an If-Match header names, for a check done in SQL;
-    None for `*` (any version). Weak tags and other jobs' tags name none."""
+    """The versions of one job that an If-Match header names, for the command service's
+    check in SQL (the write goes ahead when the job's current version is one of them).
+
+    RFC 9110 If-Match: `*` (None here: any version) or a listed tag equal to the current
+    one under strong comparison, so weak tags (W/"...") name none, nor do other jobs' tags.
+    """
     tags = parse_etags(header)
     if "*" in tags:
         return None
     versions = []
     for tag in tags:
-        named_job, _, version = tag.strip('"').partition("-")
-        if tag.startswith('"') and named_job == str(job_id) and version.isdigit():
+        version = tag.strip('"').rpartition("-")[2]
+        # Only a tag that is, character for character, this job's tag of that version:
+        # not W/"...", not "42-007" for "42-7", ASCII digits only (int() reads Arabic-Indic
+        # digits and fails on superscripts), nothing beyond the bigint a version is.
+        if (
+            version.isascii()
+            and version.isdigit()
+            and int(version) < 2**63
+            and tag == job_version_etag(job_id, int(version))
+        ):
             versions.append(int(version))
     return versions
 

@@ -71,6 +71,16 @@ class PreconditionFailed(ProblemError):
     problem = PROBLEM_TYPES[412]
 
 
+class JobChanged(PreconditionFailed):
+    """If-Match named another state of this job than its current one."""
+
+    def __init__(self, job_id: int, current_etag: str) -> None:
+        super().__init__(
+            f"Job {job_id} has changed: its current ETag is {current_etag}. "
+            "Fetch it again and retry."
+        )
+
+
 class IdempotencyKeyInFlight(ProblemError):
     """Another request with the same Idempotency-Key is being processed right now."""
 

@@ -10,34 +10,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from shared.enums import JobStatusType
-from shared.etags import if_match_satisfied, if_match_versions, job_etag, job_version_sql
+from shared.etags import if_match_versions, job_etag, job_version_sql
 from shared.models import IdempotencyKey, Job, JobStatus
-from shared.problems import (
-    IdempotencyKeyInFlight,
-    IdempotencyKeyReused,
-    JobNotFound,
-    PreconditionFailed,
-)
+from shared.problems import IdempotencyKeyInFlight, IdempotencyKeyReused, JobChanged, JobNotFound
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # Expired keys deleted per keyed POST: enough to keep up, small enough to cost nothing.
 _IDEMPOTENCY_PURGE_BATCH = 100
-
-
-def _lock_job(job_id: int, *, if_match: str | None) -> Job:
-    """Lock the job row (FOR UPDATE) and check If-Match against its current state."""
-    try:
-        job = Job.objects.select_for_update().get(pk=job_id)
-    except Job.DoesNotExist:
-        raise JobNotFound(job_id) from None
-    if if_match is not None:
-        current = job_etag(job)
-        if not if_match_satisfied(if_match, current):
-            raise PreconditionFailed(
-                f"Job {job_id} has changed: its current ETag is {current}. "
-                "Fetch it again and retry."
-            )
-    return job
 
 
 @transaction.atomic
@@ -55,23 +34,61 @@ def job_create(*, name: str) -> Job:
     return job
 
 
-# Appending a status is one statement: lock the job, check If-Match, insert the event at
-# a timestamp strictly after the job's latest one, move the job's current status (the
-# counters follow in the same statement, by trigger): one round trip instead of the
-# ORM's five (docs/decisions.md, "A status append is one SQL statement").
-_JOB_COLUMNS = tuple(field.column for field in Job._meta.concrete_fields)
-_APPEND_SQL = f"""
+# Every write to an existing job is one statement that begins the same way: lock the job
+# row, then keep it in `matched` only when If-Match names its current version (or when
+# there is no If-Match, or it is `*`). That is the one If-Match check of the service:
+# strong comparison, since if_match_versions names no version for a weak tag. What the
+# statement writes, it writes from `matched`, so a stale ETag writes nothing.
+_LOCK_AND_MATCH = f"""
 WITH locked AS (
-    SELECT id, current_status_timestamp, updated_at, {job_version_sql("updated_at")} AS version
+    SELECT id, current_status_timestamp, updated_at
     FROM {Job._meta.db_table} WHERE id = %(job_id)s FOR UPDATE
-), stamped AS (
+), matched AS (
+    SELECT * FROM locked
+    WHERE NOT %(check)s OR {job_version_sql("updated_at")} = ANY(%(versions)s::bigint[])
+)"""
+
+
+def _write_if_match(
+    statement: str, *, job_id: int, if_match: str | None, **params: Any
+) -> list[Any]:
+    """Run a write statement that starts with _LOCK_AND_MATCH and ends with
+    `SELECT (SELECT updated_at FROM locked), <what it wrote>`; return what it wrote.
+
+    No job: JobNotFound. A job whose current ETag If-Match does not name: JobChanged,
+    with that ETag. Either way the statement wrote nothing.
+    """
+    versions = if_match_versions(if_match, job_id) if if_match is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            {
+                "job_id": job_id,
+                "check": versions is not None,
+                "versions": versions or [],
+                **params,
+            },
+        )
+        locked_at, *written = cursor.fetchone()
+    if locked_at is None:
+        raise JobNotFound(job_id)
+    if written[0] is None:
+        raise JobChanged(job_id, job_etag(Job(pk=job_id, updated_at=locked_at)))
+    return written
+
+
+# Appending a status: after the lock and the If-Match check, insert the event at a
+# timestamp strictly after the job's latest one and move the job's current status (the
+# counters follow in the same statement, by trigger): one round trip instead of the ORM's
+# five (docs/decisions.md, "A status append is one SQL statement").
+_JOB_COLUMNS = tuple(field.column for field in Job._meta.concrete_fields)
+_APPEND_SQL = f"""{_LOCK_AND_MATCH}, stamped AS (
     -- The server clock, but never at or before the job's latest event: two appends in one
     -- microsecond (PostgreSQL's resolution), or a clock that steps back (NTP, another
     -- host), still leave the job's events in strictly increasing order.
     SELECT id,
            greatest(%(now)s::timestamptz, current_status_timestamp + interval '1 microsecond') AS at
-    FROM locked
-    WHERE NOT %(check)s OR version = ANY(%(versions)s::bigint[])
+    FROM matched
 ), event AS (
     INSERT INTO {JobStatus._meta.db_table} (job_id, status_type, "timestamp")
     SELECT id, %(status_type)s, at FROM stamped
@@ -100,41 +117,32 @@ def job_status_append(
     latest event. With `if_match` (an If-Match header), a stale ETag changes nothing.
     One statement, so one transaction (see _APPEND_SQL).
     """
-    versions = if_match_versions(if_match, job_id) if if_match is not None else None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _APPEND_SQL,
-            {
-                "job_id": job_id,
-                "now": timezone.now(),
-                "check": versions is not None,
-                "versions": versions or [],
-                "status_type": str(status_type),
-                "name": name,
-            },
-        )
-        locked_at, *moved = cursor.fetchone()
-    if locked_at is None:
-        raise JobNotFound(job_id)
-    if moved[0] is None:
-        current = job_etag(Job(pk=job_id, updated_at=locked_at))
-        raise PreconditionFailed(
-            f"Job {job_id} has changed: its current ETag is {current}. Fetch it again and retry."
-        )
+    moved = _write_if_match(
+        _APPEND_SQL,
+        job_id=job_id,
+        if_match=if_match,
+        now=timezone.now(),
+        status_type=str(status_type),
+        name=name,
+    )
     return Job.from_db(connection.alias, list(_JOB_COLUMNS), moved)
 
 
-@transaction.atomic
-def job_delete(*, job_id: int, if_match: str | None = None) -> None:
-    """Delete a job; PostgreSQL's ON DELETE CASCADE removes its events in the same statement.
+# Deleting: after the lock and the If-Match check, one DELETE; PostgreSQL's ON DELETE
+# CASCADE removes the job's events and the counter trigger fires in the same statement.
+_DELETE_SQL = f"""{_LOCK_AND_MATCH}, deleted AS (
+    DELETE FROM {Job._meta.db_table} WHERE id IN (SELECT id FROM matched) RETURNING id
+)
+SELECT (SELECT updated_at FROM locked), (SELECT id FROM deleted)
+"""
 
-    With `if_match`, the row is locked and checked first, so a stale ETag deletes nothing.
+
+def job_delete(*, job_id: int, if_match: str | None = None) -> None:
+    """Delete a job and its events. With `if_match`, a stale ETag deletes nothing.
+
+    One statement, checked by the same rule as an append (see _LOCK_AND_MATCH).
     """
-    if if_match is not None:
-        _lock_job(job_id, if_match=if_match)
-    deleted, _ = Job.objects.filter(pk=job_id).delete()
-    if not deleted:
-        raise JobNotFound(job_id)
+    _write_if_match(_DELETE_SQL, job_id=job_id, if_match=if_match)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def test_status_append_is_prepared_once_it_repeats_and_stays_correct():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%WITH locked AS%FOR UPDATE%"],
+            ["%WITH locked AS%FOR UPDATE%INSERT INTO%"],  # the append, not the delete
         )
         assert cursor.fetchone()[0] == 1
     with pytest.raises(PreconditionFailed):
@@ -119,6 +119,16 @@ def test_job_delete_removes_the_job_and_its_events():
     services.job_delete(job_id=job.pk)
     assert not Job.objects.filter(pk=job.pk).exists()
     assert not JobStatus.objects.filter(job_id=job.pk).exists()
+
+
+@pytest.mark.django_db
+def test_job_delete_is_one_statement_that_locks_the_job_before_deleting():
+    job = services.job_create(name="doomed")
+    with CaptureQueriesContext(connection) as queries:
+        services.job_delete(job_id=job.pk, if_match=job_etag(job))
+    (statement,) = [q["sql"] for q in queries]
+    assert statement.index("FOR UPDATE") < statement.index("DELETE FROM")
+    assert not Job.objects.filter(pk=job.pk).exists()
 
 
 @pytest.mark.django_db
@@ -176,6 +186,47 @@ def test_job_delete_with_a_stale_etag_deletes_nothing():
     assert Job.objects.filter(pk=job.pk).exists()
     services.job_delete(job_id=job.pk, if_match=job_etag(job))
     assert not Job.objects.filter(pk=job.pk).exists()
+
+
+# If-Match headers for a job whose ETag is "{id}-{version}", and whether a write goes ahead.
+IF_MATCH_HEADERS = [
+    ('"{id}-{version}"', True),
+    ('"other", "{id}-{version}"', True),
+    ("*", True),
+    ('W/"{id}-{version}"', False),  # strong comparison: a weak tag never matches
+    ('"{id}-0{version}"', False),  # the same number, another tag
+    ('"{id}-{version}1"', False),
+    ('"{other_id}-{version}"', False),  # another job's tag
+    ('"{id}-\u00b2"', False),  # a digit to str.isdigit(), not to int()
+    (f'"{{id}}-{2**64}"', False),  # no bigint
+    ("", False),
+    ("garbage", False),
+]
+
+
+@pytest.mark.parametrize(("header", "goes_ahead"), IF_MATCH_HEADERS)
+@pytest.mark.django_db
+def test_the_append_and_the_delete_check_if_match_by_one_rule(header, goes_ahead):
+    appended, deleted = services.job_create(name="a"), services.job_create(name="d")
+
+    def if_match(job: Job) -> str:
+        version = job_etag(job).strip('"').split("-")[1]
+        return header.format(id=job.pk, version=version, other_id=job.pk + 100)
+
+    writes = {
+        appended.pk: lambda: services.job_status_append(
+            job_id=appended.pk, status_type=JobStatusType.RUNNING, if_match=if_match(appended)
+        ),
+        deleted.pk: lambda: services.job_delete(job_id=deleted.pk, if_match=if_match(deleted)),
+    }
+    for job_id, write in writes.items():
+        if goes_ahead:
+            write()
+        else:
+            with pytest.raises(PreconditionFailed, match=f"Job {job_id} has changed"):
+                write()
+    assert [e.status_type for e in events_of(appended)][1:] == (["RUNNING"] if goes_ahead else [])
+    assert Job.objects.filter(pk=deleted.pk).exists() is not goes_ahead
 
 
 def _respond(job: Job) -> tuple[dict, dict]:
