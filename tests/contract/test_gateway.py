@@ -42,6 +42,21 @@ def test_the_one_openapi_description_is_served_with_both_services_halves(api):
     assert "get" in paths["/api/jobs/{job_id}/statuses/"]
 
 
+def test_the_descriptions_paging_facts_are_what_the_api_enforces(api):
+    """What the dashboard learns from the description (through contract.js): the orderings
+    with cursor pages, and the deepest offset."""
+    parameters = yaml.safe_load(DESCRIPTION_PATH.read_text())["paths"]["/api/jobs/"]["get"][
+        "parameters"
+    ]
+    schemas = {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
+    ordering, offset = schemas["ordering"], schemas["offset"]
+    for value in ordering["enum"]:
+        page = api.get("/api/jobs/", params={"pagination": "cursor", "ordering": value})
+        assert (page.status_code == 200) is (value in ordering["x-cursor-orderings"]), value
+    assert api.get("/api/jobs/", params={"offset": offset["maximum"]}).status_code == 200
+    assert api.get("/api/jobs/", params={"offset": offset["maximum"] + 1}).status_code == 400
+
+
 def test_the_interactive_docs_page_and_its_assets_are_served_without_a_cdn(api):
     page = api.get("/api/docs/")
     assert page.status_code == 200

@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.http import QueryDict
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -12,7 +13,8 @@ from query_service.selectors import DEFAULT_JOB_ORDERING, JOB_ORDERINGS
 from shared.enums import JobStatusType
 from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer, StrictSerializer
 
-# Keyset pages need a sort key that never changes once a job exists.
+# Keyset pages need a sort key that never changes once a job exists. Published in the
+# OpenAPI description as `x-cursor-orderings` of the list's `ordering` (OrderingField).
 CURSOR_ORDERINGS = ("-created_at", "created_at", "-id", "id")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -72,6 +74,22 @@ class SearchField(serializers.CharField):
     Empty is allowed too (no search): drf-spectacular describes a blank-allowing field
     with a pattern as oneOf [the pattern, maxLength 0], so the pattern must not match the
     empty string itself, or "" would match both and be described as invalid."""
+
+
+class OrderingField(serializers.ChoiceField):
+    """The list's sort key. Its description also names, machine-readably, the orderings
+    cursor pages take (`x-cursor-orderings`): a client that chooses the page mode, such as
+    the dashboard, reads them there instead of keeping a copy."""
+
+
+class OrderingFieldSchema(OpenApiSerializerFieldExtension):
+    """drf-spectacular's schema of a ChoiceField, plus `x-cursor-orderings`."""
+
+    target_class = OrderingField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "x-cursor-orderings": list(CURSOR_ORDERINGS)}
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -173,11 +191,15 @@ class JobListFilterSerializer(PageParamsSerializer):
         max_length=255,
         help_text="Case-insensitive substring of the job's name.",
     )
-    ordering = serializers.ChoiceField(
+    ordering = OrderingField(
         choices=list(JOB_ORDERINGS),
         required=False,
         default=DEFAULT_JOB_ORDERING,
-        help_text="Sort key, `-` for descending; ties are broken by id.",
+        help_text=(
+            "Sort key, `-` for descending; ties are broken by id. Cursor pages take "
+            + ", ".join(f"`{ordering}`" for ordering in CURSOR_ORDERINGS)
+            + " (`x-cursor-orderings`)."
+        ),
     )
 
 
