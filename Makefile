@@ -14,7 +14,7 @@ help:
 	@echo "make clean    stop and remove all local state (data, logs, the test stack)"
 	@echo "make status   show what is running"
 	@echo "make test     lint, service tests, contract tests through the gateway"
-	@echo "make openapi  regenerate shared/openapi.yaml from the code, then the gateway's config"
+	@echo "make openapi  regenerate shared/openapi.yaml (and the dashboard's contract.js) from the code, then the gateway's config"
 	@echo "make gateway-config  regenerate gateway/generated/ from the problem catalogue and openapi.yaml"
 	@echo "make seed     fill the running stack with JOBS jobs (default 1000000; FORCE=1 to add)"
 	@echo "make bench    benchmark the running, seeded stack; writes docs/benchmarks.md"

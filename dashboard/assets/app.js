@@ -1,8 +1,8 @@
 // The jobs dashboard: state in the URL, data from the public API, kept current by polling
 // with conditional requests (a 304 carries no body when nothing changed).
 import { ApiProblem, ConditionalResource, newIdempotencyKey, pathOf, request } from "./api.js";
+import { CURSOR_ORDERINGS, MAX_OFFSET, STATUSES } from "./contract.js";
 import {
-  STATUSES,
   clearAlert,
   clearFieldError,
   formatNumber,
@@ -18,11 +18,8 @@ import {
   statusLabel,
 } from "./views.js";
 
-// Keyset (cursor) pages exist for these orderings only: their keys never change.
-const CURSOR_ORDERINGS = new Set(["-created_at", "created_at", "-id", "id"]);
 const ORDERINGS = new Set(["name", "current_status_timestamp", "created_at"]);
 const PAGE_SIZES = new Set([10, 20, 50, 100]);
-const MAX_OFFSET = 10000;
 const DEFAULT_POLL_MS = 5000;
 const SEARCH_DEBOUNCE_MS = 300;
 
@@ -51,7 +48,8 @@ function firstPagePath() {
   const params = new URLSearchParams({ limit: String(state.limit), ordering: state.ordering });
   if (state.statuses.length) params.set("status", state.statuses.join(","));
   if (state.search) params.set("search", state.search);
-  if (CURSOR_ORDERINGS.has(state.ordering)) params.set("pagination", "cursor");
+  // Keyset (cursor) pages where the API has them: orderings whose keys never change.
+  if (CURSOR_ORDERINGS.includes(state.ordering)) params.set("pagination", "cursor");
   return `/api/jobs/?${params}`;
 }
 
@@ -145,7 +143,7 @@ function renderList() {
   }
   $("empty").hidden = page.results.length > 0;
   const next = pathOf(page.next);
-  const tooDeep = next && !CURSOR_ORDERINGS.has(state.ordering) && offsetOf(next) > MAX_OFFSET;
+  const tooDeep = next && !CURSOR_ORDERINGS.includes(state.ordering) && offsetOf(next) > MAX_OFFSET;
   $("next-page").disabled = !next || tooDeep;
   $("previous-page").disabled = !page.previous;
   $("first-page").disabled = state.pageNumber === 1 && !page.previous;
@@ -153,7 +151,7 @@ function renderList() {
   const last = first + page.results.length - 1;
   const total = page.count_exact === false ? `over ${formatNumber(page.count)}` : formatNumber(page.count);
   let info = page.results.length ? `${formatNumber(first)}–${formatNumber(last)} of ${total}` : `0 of ${total}`;
-  if (tooDeep) info += ". Sort by Created to page further than 10,000 jobs.";
+  if (tooDeep) info += `. Sort by Created to page further than ${formatNumber(MAX_OFFSET)} jobs.`;
   $("page-info").textContent = info;
 }
 

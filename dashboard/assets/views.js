@@ -1,6 +1,5 @@
 // Rendering: DOM built with textContent only, so no name from the API is ever parsed as HTML.
-
-export const STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED"];
+import { STATUSES } from "./contract.js";
 
 const STATUS_LABELS = {
   PENDING: "Pending",

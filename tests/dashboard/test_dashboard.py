@@ -360,6 +360,31 @@ def test_offset_pages_stop_at_10000_jobs_and_the_page_says_so(page, api, system,
     expect(next_button).to_be_enabled()
 
 
+def test_the_page_mode_and_the_offset_limit_come_from_the_contract_module(page, api, unique_name):
+    """contract.js, written by `make openapi` from the API's description, is where the page
+    learns which orderings have cursor pages and where offsets stop: served other facts,
+    the page follows them (a copy of its own would not)."""
+    create_jobs(api, [unique_name(f"contract-{n}") for n in range(21)])  # more than one page
+
+    def other_facts(route):
+        module = route.fetch().text()
+        module = re.sub(r"CURSOR_ORDERINGS = .*;", 'CURSOR_ORDERINGS = ["id"];', module)
+        module = re.sub(r"MAX_OFFSET = .*;", "MAX_OFFSET = 10;", module)
+        route.fulfill(body=module, content_type="text/javascript")
+
+    page.route("**/assets/contract.js", other_facts)
+    list_requests: list[str] = []
+    page.on("request", lambda request: list_requests.append(request.url))
+    total = api.get("/api/jobs/summary/").json()["total"]
+
+    open_dashboard(page)  # newest first: a cursor ordering no more, so offset pages
+    notice = "Sort by Created to page further than 10 jobs."
+    expect(page.locator("#page-info")).to_have_text(f"{_shown(1, 20, total)}. {notice}")
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+    pages = [url for url in list_requests if "/api/jobs/?" in url]
+    assert pages and not [url for url in pages if "pagination=cursor" in url]
+
+
 def test_a_poll_still_reading_a_job_deleted_from_its_panel_does_not_stop_the_polls(
     page, api, unique_name
 ):

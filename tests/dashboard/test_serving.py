@@ -12,6 +12,7 @@ PROBLEM = "application/problem+json"
         ("/assets/app.js", "text/javascript; charset=utf-8"),
         ("/assets/api.js", "text/javascript; charset=utf-8"),
         ("/assets/views.js", "text/javascript; charset=utf-8"),
+        ("/assets/contract.js", "text/javascript; charset=utf-8"),
         ("/assets/styles.css", "text/css; charset=utf-8"),
     ],
 )
