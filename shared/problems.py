@@ -277,7 +277,7 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return problem_response(request, 403, "Forbidden.")
+    return problem_response(request, 403, Forbidden.default_detail)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

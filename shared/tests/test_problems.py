@@ -3,17 +3,23 @@
 import json
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.db import OperationalError
+from django.http import Http404
 from django.test import RequestFactory
 from rest_framework import exceptions
 from rest_framework.request import Request
 
+from shared.models import Job
 from shared.problems import (
     PROBLEM_CONTENT_TYPE,
     ResourceNotFound,
     flatten_errors,
+    handler403,
     problem_exception_handler,
 )
+
+NOT_FOUND_TYPE = "https://jobs.example/problems/not-found"
 
 
 def handle(exc: Exception, path: str = "/api/jobs/7/") -> tuple[int, dict, dict]:
@@ -23,6 +29,11 @@ def handle(exc: Exception, path: str = "/api/jobs/7/") -> tuple[int, dict, dict]
     assert response is not None
     assert response.content_type == PROBLEM_CONTENT_TYPE
     return response.status_code, response.data, dict(response.headers)
+
+
+def handler_403_response() -> tuple[int, dict, dict]:
+    response = handler403(RequestFactory().get("/x"))
+    return response.status_code, json.loads(response.content), dict(response.headers)
 
 
 def test_validation_error_lists_errors_per_field_and_summarises_them():
@@ -39,6 +50,19 @@ def test_validation_error_lists_errors_per_field_and_summarises_them():
 def test_domain_not_found_is_a_404_with_its_message():
     status, body, _ = handle(ResourceNotFound("Job 7 does not exist."))
     assert (status, body["detail"], body["title"]) == (404, "Job 7 does not exist.", "Not found")
+
+
+@pytest.mark.parametrize("error", [Http404("No Job matches."), Job.DoesNotExist("SQL text")])
+def test_djangos_not_found_is_the_domains_404_and_says_nothing_of_its_own(error):
+    status, body, _ = handle(error)
+    assert (status, body["type"], body["title"]) == (404, NOT_FOUND_TYPE, "Not found")
+    assert body["detail"] == ResourceNotFound.default_detail == "The resource does not exist."
+
+
+@pytest.mark.parametrize("handler", [handle, lambda _: handler_403_response()])
+def test_forbidden_says_the_same_from_the_handler_and_from_django(handler):
+    status, body, _ = handler(PermissionDenied("internal reason"))
+    assert (status, body["detail"]) == (403, "Forbidden.")
 
 
 def test_database_unavailable_is_a_503_with_retry_after():
