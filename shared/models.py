@@ -4,6 +4,7 @@ from django.db import models
 from shared.enums import JobStatusType
 
 NAME_MAX_LENGTH = 255
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
 _STATUS_VALUES = [choice.value for choice in JobStatusType]
 
 
@@ -105,7 +106,7 @@ class IdempotencyKey(models.Model):
     if its job is. Kept 24 hours; the command service purges older rows as it goes.
     """
 
-    key = models.CharField(max_length=255, primary_key=True)
+    key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, primary_key=True)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
     response_body = models.JSONField()

@@ -2,6 +2,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -12,14 +13,16 @@ from rest_framework.response import Response
 from command_service import services
 from command_service.serializers import JobCreateInputSerializer, JobUpdateInputSerializer
 from shared.etags import job_etag
-from shared.models import Job
+from shared.models import IDEMPOTENCY_KEY_MAX_LENGTH, Job
 from shared.openapi import problem_responses
 from shared.serializers import JobOutputSerializer, job_data
 from shared.views import JsonApiView
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
-_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+# Visible ASCII, as long as the column that stores it: checked here, described as is.
+_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}$"
 _IDEMPOTENCY_KEY_PATTERN = re.compile(_KEY_PATTERN)
+_KEY_TTL_HOURS = services.IDEMPOTENCY_KEY_TTL // timedelta(hours=1)
 
 _ETAG_HEADER = OpenApiParameter(
     "ETag",
@@ -49,7 +52,12 @@ def _idempotency_key(request: Request) -> str | None:
         return None
     if not _IDEMPOTENCY_KEY_PATTERN.match(key):
         raise serializers.ValidationError(
-            {IDEMPOTENCY_KEY: ["Must be 1 to 255 visible ASCII characters (a UUID is ideal)."]}
+            {
+                IDEMPOTENCY_KEY: [
+                    f"Must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters "
+                    "(a UUID is ideal)."
+                ]
+            }
         )
     return key
 
@@ -66,15 +74,20 @@ class JobCreateApi(JsonApiView):
         summary="Create a job",
         description=(
             "Creates the job with its first status event, PENDING, in one transaction. "
-            "With an Idempotency-Key, the same key and body within 24 hours give the first "
-            "response again (with `Idempotent-Replayed: true`); the same key with another "
-            "body is a 422; a duplicate while the first is still running is a 409."
+            f"With an Idempotency-Key, the same key and body within {_KEY_TTL_HOURS} hours "
+            "give the first response again (with `Idempotent-Replayed: true`); the same key "
+            "with another body is a 422; a duplicate while the first is still running is a 409."
         ),
         request=JobCreateInputSerializer,
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_KEY,
-                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _KEY_PATTERN},
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+                    "pattern": _KEY_PATTERN,
+                },
                 OpenApiParameter.HEADER,
                 description="A unique key per intended job (e.g. a UUID), to retry safely.",
             ),

@@ -8,7 +8,7 @@ import pytest
 from command_service import services
 from shared.enums import JobStatusType
 from shared.etags import job_etag
-from shared.models import Job, JobStatus
+from shared.models import IDEMPOTENCY_KEY_MAX_LENGTH, Job, JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -253,6 +253,15 @@ def test_a_malformed_idempotency_key_is_a_400_and_writes_nothing(api, key):
     problem = assert_problem(response, 400, "validation-error")
     assert "Idempotency-Key" in problem["errors"]
     assert Job.objects.count() == 0
+
+
+def test_the_longest_idempotency_key_the_column_holds_is_taken_and_replayed(api):
+    key = "~" * IDEMPOTENCY_KEY_MAX_LENGTH
+    first = post_json(api, "/api/jobs/", {"name": "x"}, HTTP_IDEMPOTENCY_KEY=key)
+    again = post_json(api, "/api/jobs/", {"name": "x"}, HTTP_IDEMPOTENCY_KEY=key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true"
+    assert Job.objects.count() == 1
 
 
 def test_an_invalid_body_with_a_key_stores_no_key(api):
