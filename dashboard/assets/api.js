@@ -1,4 +1,5 @@
 // The jobs API, as any frontend would call it: same origin, JSON in, JSON or problem+json out.
+import { QUERY_TIMEOUT_PROBLEM_TYPE } from "./contract.js";
 
 /** An RFC 9457 problem from the API (or one made here when the API could not be reached). */
 export class ApiProblem extends Error {
@@ -16,7 +17,7 @@ export class ApiProblem extends Error {
    * read the database stopped for taking too long is about the request: it says what to
    * change, and the service is fine. */
   get isOutage() {
-    if (this.type === "https://jobs.example/problems/query-timeout") return false;
+    if (this.type === QUERY_TIMEOUT_PROBLEM_TYPE) return false;
     return this.status === 0 || this.status >= 500;
   }
 }

@@ -1,5 +1,5 @@
-"""`make openapi` writes the dashboard's contract.js from the OpenAPI description: the
-facts the description states, and none it does not."""
+"""`make openapi` writes the dashboard's contract.js from the OpenAPI description (and
+the catalogue of problem types): the facts the description states, and none it does not."""
 
 import json
 import re
@@ -36,6 +36,7 @@ def test_the_dashboards_contract_is_what_the_description_states():
         "STATUSES": description["components"]["schemas"]["JobStatusTypeEnum"]["enum"],
         "CURSOR_ORDERINGS": schemas["ordering"]["x-cursor-orderings"],
         "MAX_OFFSET": schemas["offset"]["maximum"],
+        "QUERY_TIMEOUT_PROBLEM_TYPE": "https://jobs.example/problems/query-timeout",
     }
     assert exported(render_dashboard_contract(description)) == expected
     assert exported(DASHBOARD_CONTRACT_PATH.read_text()) == expected
