@@ -18,22 +18,30 @@ import {
   statusLabel,
 } from "./views.js";
 
-const ORDERINGS = new Set(["name", "current_status_timestamp", "created_at"]);
-const PAGE_SIZES = new Set([10, 20, 50, 100]);
+const DEFAULT_ORDERING = "-created_at";
+const DEFAULT_LIMIT = 20;
 const DEFAULT_POLL_MS = 5000;
 const SEARCH_DEBOUNCE_MS = 300;
 
 const $ = (id) => document.getElementById(id);
 
+// What the address bar may ask for: the columns index.html lets the table sort by, and the
+// page sizes it offers.
+const ORDERINGS = new Set([...document.querySelectorAll("th[data-ordering]")].map((th) => th.dataset.ordering));
+const PAGE_SIZES = new Set([...$("page-size").options].map((option) => Number(option.value)));
+
 const state = {
   statuses: [],
   search: "",
-  ordering: "-created_at",
-  limit: 20,
+  ordering: DEFAULT_ORDERING,
+  limit: DEFAULT_LIMIT,
   pagePath: null, // a next/previous link being shown; null is the first page
   pageNumber: 1,
   jobId: null, // the job in the panel
 };
+
+// A job's resource (GET, PATCH, DELETE); its history is below it.
+const jobPath = (jobId) => `/api/jobs/${jobId}/`;
 
 const summary = new ConditionalResource("/api/jobs/summary/");
 const list = new ConditionalResource(firstPagePath());
@@ -60,7 +68,7 @@ function readLocation() {
   const statuses = (params.get("status") || "").split(",").filter((s) => STATUSES.includes(s));
   state.statuses = [...new Set(statuses)];
   state.search = params.get("search") || "";
-  const ordering = params.get("ordering") || "-created_at";
+  const ordering = params.get("ordering") || DEFAULT_ORDERING;
   if (ORDERINGS.has(ordering.replace(/^-/, ""))) state.ordering = ordering;
   const limit = Number(params.get("limit"));
   if (PAGE_SIZES.has(limit)) state.limit = limit;
@@ -76,8 +84,8 @@ function writeLocation() {
     value && value !== fallback ? params.set(name, value) : params.delete(name);
   set("status", state.statuses.join(","), "");
   set("search", state.search, "");
-  set("ordering", state.ordering, "-created_at");
-  set("limit", String(state.limit), "20");
+  set("ordering", state.ordering, DEFAULT_ORDERING);
+  set("limit", String(state.limit), String(DEFAULT_LIMIT));
   set("job", state.jobId ? String(state.jobId) : "", "");
   const query = params.toString();
   window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
@@ -185,8 +193,8 @@ async function refreshSummary() {
 
 function openPanel(jobId, { focus = true } = {}) {
   state.jobId = jobId;
-  job = new ConditionalResource(`/api/jobs/${jobId}/`);
-  history = new ConditionalResource(`/api/jobs/${jobId}/statuses/?pagination=cursor&limit=20`);
+  job = new ConditionalResource(jobPath(jobId));
+  history = new ConditionalResource(`${jobPath(jobId)}statuses/?pagination=cursor&limit=20`);
   olderHistoryPath = null;
   $("panel").hidden = false;
   $("panel-heading").textContent = `Job ${jobId}`;
@@ -318,7 +326,7 @@ function confirmDelete(jobId, name) {
 async function deleteJob(jobId, name) {
   const message = $("create-message");
   try {
-    await request("DELETE", `/api/jobs/${jobId}/`);
+    await request("DELETE", jobPath(jobId));
     message.textContent = `Deleted “${name}”.`;
     if (state.jobId === jobId) closePanel();
   } catch (problem) {

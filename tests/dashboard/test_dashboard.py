@@ -179,6 +179,25 @@ def test_column_headers_sort_the_table_and_say_how(page, api, unique_name):
     expect(page).to_have_url(re.compile(r"ordering=-name"))
 
 
+def test_the_address_bar_gets_only_the_sorts_and_page_sizes_the_page_offers(page):
+    """A sort by a column the table does not show, or a page size the menu does not offer,
+    is ignored: the page shows its defaults and says so in the address bar."""
+    list_requests: list[str] = []
+    page.on("request", lambda request: list_requests.append(request.url))
+    open_dashboard(page, ordering="-id", limit=7)
+    expect(page.locator("th[data-ordering=created_at]")).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    expect(page.locator("#page-size")).to_have_value("20")
+    pages = [url for url in list_requests if "/api/jobs/?" in url]
+    assert pages and all("limit=20&ordering=-created_at" in url for url in pages), pages
+    open_dashboard(page, ordering="current_status_timestamp", limit=50)
+    expect(page.locator("th[data-ordering=current_status_timestamp]")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    expect(page.locator("#page-size")).to_have_value("50")
+
+
 def test_changing_the_status_moves_the_job_and_its_history(page, api, unique_name):
     (job,) = create_jobs(api, [unique_name("status")])
     open_dashboard(page, search=job["name"])
