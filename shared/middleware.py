@@ -9,7 +9,9 @@ from django.http import HttpRequest, HttpResponse
 
 # The gateway sets X-Request-ID; a direct caller may too. Anything that is not a short,
 # plain token is replaced, so a request id can never inject text into logs or bodies.
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+REQUEST_ID_CHARACTERS = "A-Za-z0-9._-"
+REQUEST_ID_MAX_LENGTH = 128
+REQUEST_ID_PATTERN = re.compile(rf"^[{REQUEST_ID_CHARACTERS}]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 request_logger = logging.getLogger("jobs.request")

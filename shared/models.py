@@ -4,6 +4,8 @@ from django.db import models
 from shared.enums import JobStatusType
 
 NAME_MAX_LENGTH = 255
+# A job's current status is a copy of its latest event's: one width for both columns.
+STATUS_MAX_LENGTH = 16
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 _STATUS_VALUES = [choice.value for choice in JobStatusType]
 
@@ -22,7 +24,9 @@ class Job(models.Model):
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
-    current_status_type = models.CharField(max_length=16, choices=JobStatusType.choices)
+    current_status_type = models.CharField(
+        max_length=STATUS_MAX_LENGTH, choices=JobStatusType.choices
+    )
     current_status_timestamp = models.DateTimeField()
 
     class Meta:
@@ -78,7 +82,9 @@ class JobStatus(models.Model):
     job = models.ForeignKey(
         Job, on_delete=models.DO_NOTHING, related_name="statuses", db_index=False
     )
-    status_type = models.CharField(max_length=16, choices=JobStatusType.choices, db_index=True)
+    status_type = models.CharField(
+        max_length=STATUS_MAX_LENGTH, choices=JobStatusType.choices, db_index=True
+    )
     timestamp = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -5,7 +5,7 @@ import re
 
 from drf_spectacular.utils import OpenApiResponse
 
-from shared.middleware import REQUEST_ID_PATTERN
+from shared.middleware import REQUEST_ID_CHARACTERS, REQUEST_ID_MAX_LENGTH, REQUEST_ID_PATTERN
 from shared.problem_types import RETRY_AFTER_REQUIRED
 from shared.problems import PROBLEM_CONTENT_TYPE
 from shared.serializers import ProblemSerializer
@@ -167,7 +167,8 @@ REQUEST_ID_PARAMETER = {
     "name": "X-Request-ID",
     "schema": {"type": "string"},
     "description": "Your id for this request, to find it in the logs: kept and echoed when "
-    "it is a plain token of 1 to 128 characters of `A-Za-z0-9._-`, else replaced by the "
+    f"it is a plain token of 1 to {REQUEST_ID_MAX_LENGTH} characters of "
+    f"`{REQUEST_ID_CHARACTERS}`, else replaced by the "
     "gateway's own (never refused).",
     "example": "trace-42",
 }

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import yaml
 
+from shared.middleware import REQUEST_ID_PATTERN
 from shared.problem_types import (
     GATEWAY_PROBLEM_TYPES,
     PROBLEM_TYPE_BASE,
@@ -179,3 +180,11 @@ def test_the_statuses_with_retry_after_are_those_the_description_names():
     described = {int(code) for code, required in RETRY_AFTER_REQUIRED.items() if required}
     assert {int(code) for code in always[1].split("|")} == described
     assert '"~^(503):' in rules and RETRY_AFTER_REQUIRED["503"] is False
+
+
+def test_the_gateway_keeps_a_clients_request_id_by_the_services_rule():
+    """nginx's config cannot import the services' REQUEST_ID_PATTERN, so its copy is held to
+    it here: an id one side keeps and the other replaces would split a request's logs."""
+    template = (GATEWAY_DIR / "default.conf.template").read_text()
+    [pattern] = re.findall(r'map \$http_x_request_id \$jobs_request_id \{\s*"~([^"]+)"', template)
+    assert pattern == REQUEST_ID_PATTERN.pattern
