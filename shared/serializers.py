@@ -5,6 +5,10 @@ from rest_framework import serializers
 
 from shared.models import Job, JobStatus
 
+# What an unknown query parameter gets, from a view that takes none (shared/views.py) as
+# from one that takes some (the query service's filter serializers).
+UNKNOWN_QUERY_PARAMETER = "Unknown query parameter."
+
 
 class StrictSerializer(serializers.Serializer):
     """A serializer that rejects fields it does not know.

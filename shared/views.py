@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from shared.problems import ContentCodingUnsupported
+from shared.serializers import UNKNOWN_QUERY_PARAMETER
 
 
 class JsonApiView(APIView):
@@ -39,5 +40,5 @@ class JsonApiView(APIView):
             raise ContentCodingUnsupported
         if not self.takes_query_parameters and request.query_params:
             raise serializers.ValidationError(
-                {name: ["Unknown query parameter."] for name in request.query_params}
+                {name: [UNKNOWN_QUERY_PARAMETER] for name in request.query_params}
             )

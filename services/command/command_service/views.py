@@ -19,6 +19,7 @@ from shared.serializers import JobOutputSerializer, job_data
 from shared.views import JsonApiView
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
 # Visible ASCII, as long as the column that stores it: checked here, described as is.
 _KEY_PATTERN = rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}$"
 _IDEMPOTENCY_KEY_PATTERN = re.compile(_KEY_PATTERN)
@@ -100,7 +101,7 @@ class JobCreateApi(JsonApiView):
             ),
             _ETAG_HEADER,
             OpenApiParameter(
-                "Idempotent-Replayed",
+                IDEMPOTENT_REPLAYED,
                 str,
                 OpenApiParameter.HEADER,
                 response=[201],
@@ -131,7 +132,7 @@ class JobCreateApi(JsonApiView):
         )
         headers = dict(stored.headers)
         if stored.replayed:
-            headers["Idempotent-Replayed"] = "true"
+            headers[IDEMPOTENT_REPLAYED] = "true"
         return Response(stored.body, status=stored.status_code, headers=headers)
 
 

@@ -11,7 +11,12 @@ from rest_framework.request import Request
 from query_service.pagination import MAX_OFFSET
 from query_service.selectors import DEFAULT_JOB_ORDERING, JOB_ORDERINGS
 from shared.enums import JobStatusType
-from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer, StrictSerializer
+from shared.serializers import (
+    UNKNOWN_QUERY_PARAMETER,
+    JobOutputSerializer,
+    JobStatusOutputSerializer,
+    StrictSerializer,
+)
 
 # Keyset pages need a sort key that never changes once a job exists. Published in the
 # OpenAPI description as `x-cursor-orderings` of the list's `ordering` (OrderingField).
@@ -108,7 +113,7 @@ class PageParamsSerializer(StrictSerializer):
     # Parameters whose repeats are joined with commas (see query_params_data).
     multi_valued: tuple[str, ...] = ()
 
-    unknown_field_message = "Unknown query parameter."
+    unknown_field_message = UNKNOWN_QUERY_PARAMETER
 
     limit = StrictIntegerField(
         required=False,
