@@ -33,7 +33,7 @@ SEARCH_WALK_ROWS = 5_000
 class Statement:
     """A statement and its parameters, by name."""
 
-    sql: sql.Composed
+    sql: sql.Composable
     params: dict[str, Any]
 
 
