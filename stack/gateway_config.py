@@ -1,7 +1,7 @@
 """Writes the gateway's generated nginx fragments (gateway/generated/) from their sources.
 
 - problems.conf: the gateway's own problem documents, one per status nginx can answer by
-  itself, with `type` and `title` from the problem catalogue (shared/problem_types.py);
+  itself, with `type` and `title` from the problem catalogue (shared/api/problem_types.py);
 - allow.map: each path of the API and its methods, from the OpenAPI description
   (shared/openapi.yaml, itself generated from the services' views);
 - retry_after.map: which statuses carry Retry-After, from the catalogue.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from shared import problem_types
+from shared.api import problem_types
 from stack.config import REPO_ROOT
 
 GENERATED_DIR = REPO_ROOT / "gateway" / "generated"
@@ -170,7 +170,7 @@ def render_problems() -> str:
             "}",
         ]
     return (
-        HEADER.format(sources="shared/problem_types.py")
+        HEADER.format(sources="shared/api/problem_types.py")
         + "# Server context: what the gateway answers for each status nginx can send by itself.\n"
         + "\n".join([*handlers, "", *pages])
         + "\n"
@@ -221,7 +221,7 @@ def render_retry_after() -> str:
             f'"~^({"|".join(services)}):(?<jobs_service_retry>[0-9]+)$" $jobs_service_retry;'
         )
     return (
-        HEADER.format(sources="shared/problem_types.py")
+        HEADER.format(sources="shared/api/problem_types.py")
         + '# Entries of the map "$status:$upstream_http_retry_after" $jobs_retry_after: 1 where\n'
         + "# the gateway always sets it, the service's own value where the service decides.\n"
         + "\n".join(lines)

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from shared.problem_types import PROBLEM_TYPE_BASE, QUERY_TIMEOUT
+from shared.api.problem_types import PROBLEM_TYPE_BASE, QUERY_TIMEOUT
 from stack.config import REPO_ROOT
 
 DESCRIPTION_PATH = REPO_ROOT / "shared" / "openapi.yaml"
@@ -127,7 +127,7 @@ def render_dashboard_contract(description: dict[str, Any]) -> str:
         ),
         (
             "The type of the problem of a read stopped for taking too long: a 503 that is no\n"
-            "// outage (shared/problem_types.py).",
+            "// outage (shared/api/problem_types.py).",
             "QUERY_TIMEOUT_PROBLEM_TYPE",
             PROBLEM_TYPE_BASE + QUERY_TIMEOUT[0],
         ),

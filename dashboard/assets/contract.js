@@ -12,5 +12,5 @@ export const CURSOR_ORDERINGS = ["-created_at", "created_at", "-id", "id"];
 export const MAX_OFFSET = 10000;
 
 // The type of the problem of a read stopped for taking too long: a 503 that is no
-// outage (shared/problem_types.py).
+// outage (shared/api/problem_types.py).
 export const QUERY_TIMEOUT_PROBLEM_TYPE = "https://jobs.example/problems/query-timeout";

@@ -3,14 +3,14 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from shared.etags import (
+from shared.api.etags import (
     if_match_versions,
     if_none_match_hit,
     job_etag,
     job_version_etag,
     job_version_sql,
 )
-from shared.models import Job
+from shared.domain.models import Job
 
 UPDATED = datetime(2026, 11, 28, 18, 30, 23, 601153, tzinfo=UTC)
 ETAG = job_etag(Job(pk=42, updated_at=UPDATED))

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import IntegrityError, connection
 
-from shared.enums import JobStatusType
-from shared.models import Job, JobStatus
+from shared.domain.enums import JobStatusType
+from shared.domain.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
 

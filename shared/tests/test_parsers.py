@@ -6,7 +6,7 @@ import io
 import pytest
 from rest_framework.exceptions import ParseError, UnsupportedMediaType, ValidationError
 
-from shared.parsers import MAX_NESTING, MAX_NUMBER_DIGITS, StrictJSONParser
+from shared.api.parsers import MAX_NESTING, MAX_NUMBER_DIGITS, StrictJSONParser
 
 
 def parse(body: bytes, media_type: str = "application/json"):

@@ -1,4 +1,4 @@
-"""The health check of persistent connections (shared/postgresql): free when the
+"""The health check of persistent connections (shared/infrastructure/postgresql): free when the
 connection is fine, and still right when the server has dropped it."""
 
 import select

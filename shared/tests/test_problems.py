@@ -10,14 +10,14 @@ from django.test import RequestFactory
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from shared.models import Job
-from shared.problems import (
+from shared.api.problems import (
     PROBLEM_CONTENT_TYPE,
     ResourceNotFound,
     flatten_errors,
     handler403,
     problem_exception_handler,
 )
+from shared.domain.models import Job
 
 NOT_FOUND_TYPE = "https://jobs.example/problems/not-found"
 

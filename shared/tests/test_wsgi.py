@@ -7,7 +7,7 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from shared.wsgi import ApiWSGIHandler
+from shared.infrastructure.wsgi import ApiWSGIHandler
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from shared.enums import JobStatusType
+from shared.domain.enums import JobStatusType
 from tests.contract.helpers import create_job
 
 

@@ -9,13 +9,13 @@ import subprocess
 import pytest
 import yaml
 
-from shared.middleware import REQUEST_ID_PATTERN
-from shared.problem_types import (
+from shared.api.problem_types import (
     GATEWAY_PROBLEM_TYPES,
     PROBLEM_TYPE_BASE,
     PROBLEM_TYPES,
     RETRY_AFTER_REQUIRED,
 )
+from shared.infrastructure.middleware import REQUEST_ID_PATTERN
 from stack.config import StackConfig
 from stack.gateway_config import GENERATED_DIR
 from stack.processes import GATEWAY_DIR, Gateway, render_gateway_config

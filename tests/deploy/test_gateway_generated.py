@@ -8,7 +8,7 @@ import shutil
 import pytest
 import yaml
 
-from shared import problem_types
+from shared.api import problem_types
 from stack import gateway_config
 from stack.gateway_config import DESCRIPTION_PATH, GENERATED_DIR, build
 

@@ -64,7 +64,7 @@ def _dotted(node: ast.expr) -> str | None:
 
 
 # Plain data the gateway's config is generated from: no Django, nothing a service runs.
-PLAIN_DATA_MODULES = ("shared.problem_types",)
+PLAIN_DATA_MODULES = ("shared.api.problem_types",)
 
 
 def test_the_launcher_runs_no_service_code_in_its_own_process():

@@ -4,9 +4,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from shared.enums import JobStatusType
-from shared.models import NAME_MAX_LENGTH
-from shared.serializers import StrictSerializer
+from shared.api.serializers import StrictSerializer
+from shared.domain.enums import JobStatusType
+from shared.domain.models import NAME_MAX_LENGTH
 
 # The name rule, written once. NAME_PATTERN is what the OpenAPI description publishes and
 # what JobNameField checks a name against, as sent; the whitespace the pattern allows

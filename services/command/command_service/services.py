@@ -9,10 +9,15 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from shared.enums import JobStatusType
-from shared.etags import if_match_versions, job_etag, job_version_sql
-from shared.models import IdempotencyKey, Job, JobStatus
-from shared.problems import IdempotencyKeyInFlight, IdempotencyKeyReused, JobChanged, JobNotFound
+from shared.api.etags import if_match_versions, job_etag, job_version_sql
+from shared.api.problems import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    JobChanged,
+    JobNotFound,
+)
+from shared.domain.enums import JobStatusType
+from shared.domain.models import IdempotencyKey, Job, JobStatus
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # Expired keys deleted per keyed POST: enough to keep up, small enough to cost nothing.

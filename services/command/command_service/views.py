@@ -12,11 +12,11 @@ from rest_framework.response import Response
 
 from command_service import services
 from command_service.serializers import JobCreateInputSerializer, JobUpdateInputSerializer
-from shared.etags import job_etag
-from shared.models import IDEMPOTENCY_KEY_MAX_LENGTH, Job
-from shared.openapi import problem_responses
-from shared.serializers import JobOutputSerializer, job_data
-from shared.views import JsonApiView
+from shared.api.etags import job_etag
+from shared.api.openapi import problem_responses
+from shared.api.serializers import JobOutputSerializer, job_data
+from shared.api.views import JsonApiView
+from shared.domain.models import IDEMPOTENCY_KEY_MAX_LENGTH, Job
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"

@@ -5,6 +5,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "command_service.settings")
 
-from shared.wsgi import get_api_wsgi_application
+from shared.infrastructure.wsgi import get_api_wsgi_application
 
 application = get_api_wsgi_application()

@@ -6,9 +6,9 @@ import re
 import pytest
 
 from command_service import services
-from shared.enums import JobStatusType
-from shared.etags import job_etag
-from shared.models import IDEMPOTENCY_KEY_MAX_LENGTH, Job, JobStatus
+from shared.api.etags import job_etag
+from shared.domain.enums import JobStatusType
+from shared.domain.models import IDEMPOTENCY_KEY_MAX_LENGTH, Job, JobStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from command_service.serializers import NAME_PATTERN, JobNameField
-from shared.models import NAME_MAX_LENGTH
+from shared.domain.models import NAME_MAX_LENGTH
 
 
 def is_control(character: str) -> bool:

@@ -10,15 +10,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from command_service import services
-from shared.enums import JobStatusType
-from shared.etags import job_etag
-from shared.models import IdempotencyKey, Job, JobStatus
-from shared.problems import (
+from shared.api.etags import job_etag
+from shared.api.problems import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     PreconditionFailed,
     ResourceNotFound,
 )
+from shared.domain.enums import JobStatusType
+from shared.domain.models import IdempotencyKey, Job, JobStatus
 
 
 def events_of(job: Job) -> list[JobStatus]:

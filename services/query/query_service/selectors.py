@@ -20,10 +20,10 @@ from query_service.statements import (
     PageWindow,
     Statement,
 )
-from shared.enums import JobStatusType
-from shared.models import Job, JobStatus
-from shared.problem_types import QUERY_TIMEOUT
-from shared.problems import JobNotFound, ProblemError
+from shared.api.problem_types import QUERY_TIMEOUT
+from shared.api.problems import JobNotFound, ProblemError
+from shared.domain.enums import JobStatusType
+from shared.domain.models import Job, JobStatus
 
 logger = logging.getLogger("jobs.problems")
 

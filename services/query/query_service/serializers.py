@@ -10,13 +10,13 @@ from rest_framework.request import Request
 
 from query_service.pagination import MAX_OFFSET
 from query_service.selectors import DEFAULT_JOB_ORDERING, JOB_ORDERINGS
-from shared.enums import JobStatusType
-from shared.serializers import (
+from shared.api.serializers import (
     UNKNOWN_QUERY_PARAMETER,
     JobOutputSerializer,
     JobStatusOutputSerializer,
     StrictSerializer,
 )
+from shared.domain.enums import JobStatusType
 
 # Keyset pages need a sort key that never changes once a job exists. Published in the
 # OpenAPI description as `x-cursor-orderings` of the list's `ordering` (OrderingField).

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from shared.settings_base import *  # noqa: F403
-from shared.settings_base import env_bool
+from shared.infrastructure.settings_base import *  # noqa: F403
+from shared.infrastructure.settings_base import env_bool
 
 ROOT_URLCONF = "query_service.urls"
 WSGI_APPLICATION = "query_service.wsgi.application"

@@ -14,11 +14,11 @@ from django.db.models import DateTimeField, Field, Model
 from psycopg import sql
 from psycopg.abc import AdaptContext
 
-from shared.enums import JobStatusType
-from shared.etags import job_version_sql
-from shared.models import Job, JobCounterShard, JobStatus
-from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
-from shared.timestamps import POSTGRES_TIMESTAMP_FORMAT
+from shared.api.etags import job_version_sql
+from shared.api.serializers import JobOutputSerializer, JobStatusOutputSerializer
+from shared.api.timestamps import POSTGRES_TIMESTAMP_FORMAT
+from shared.domain.enums import JobStatusType
+from shared.domain.models import Job, JobCounterShard, JobStatus
 
 # A search that matches more rows than this is not counted to the end: the count says
 # "at least this many" (`count_exact: false`; the cost, docs/decisions.md).

@@ -8,7 +8,7 @@ from query_service.views import (
     OpenApiDescriptionApi,
     OpenApiDocsPage,
 )
-from shared.health import ReadinessApi
+from shared.infrastructure.health import ReadinessApi
 
 urlpatterns = [
     path("readyz", ReadinessApi.as_view(), name="readiness"),
@@ -20,7 +20,7 @@ urlpatterns = [
     path("api/docs/", OpenApiDocsPage.as_view(url="/api/schema/"), name="api-docs"),
 ]
 
-handler400 = "shared.problems.handler400"
-handler403 = "shared.problems.handler403"
-handler404 = "shared.problems.handler404"
-handler500 = "shared.problems.handler500"
+handler400 = "shared.api.problems.handler400"
+handler403 = "shared.api.problems.handler403"
+handler404 = "shared.api.problems.handler404"
+handler500 = "shared.api.problems.handler500"

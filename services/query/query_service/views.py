@@ -24,10 +24,10 @@ from query_service.serializers import (
     PageParamsSerializer,
     validated_query_params,
 )
-from shared.etags import if_none_match_hit, job_version_etag
-from shared.openapi import problem_responses
-from shared.serializers import JobOutputSerializer
-from shared.views import JsonApiView
+from shared.api.etags import if_none_match_hit, job_version_etag
+from shared.api.openapi import problem_responses
+from shared.api.serializers import JobOutputSerializer
+from shared.api.views import JsonApiView
 
 _IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",

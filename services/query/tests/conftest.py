@@ -4,17 +4,17 @@ import django.test.client
 import pytest
 from rest_framework.test import APIClient
 
-from shared.enums import JobStatusType
-from shared.models import Job, JobStatus
-from shared.wsgi import ApiRequest
+from shared.domain.enums import JobStatusType
+from shared.domain.models import Job, JobStatus
+from shared.infrastructure.wsgi import ApiRequest
 
 BASE_TIME = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def api(monkeypatch) -> APIClient:
-    # The request class the services' WSGI handler builds (shared/wsgi.py), not Django's
-    # test default: links and ETags name the public address through it.
+    # The request class the services' WSGI handler builds (shared/infrastructure/wsgi.py),
+    # not Django's test default: links and ETags name the public address through it.
     monkeypatch.setattr(django.test.client, "WSGIRequest", ApiRequest)
     return APIClient()
 

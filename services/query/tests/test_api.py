@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from psycopg import sql
 
 from query_service import selectors, statements
-from shared.models import Job, JobStatus
-from shared.serializers import JobOutputSerializer, JobStatusOutputSerializer
+from shared.api.serializers import JobOutputSerializer, JobStatusOutputSerializer
+from shared.domain.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from psycopg import sql
 from query_service.pagination import page_document
 from query_service.selectors import JobPage, JobStatusPage, PageRows
 from query_service.statements import api_timestamp
-from shared.timestamps import STRFTIME_TIMESTAMP_FORMAT
+from shared.api.timestamps import STRFTIME_TIMESTAMP_FORMAT
 
 ROWS = PageRows(
     json='[{"id":2,"name":"é \\"q\\""},{"id":1,"name":"a"}]', keys=["2", "1"], ids=[2, 1]

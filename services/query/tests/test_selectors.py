@@ -10,8 +10,8 @@ from psycopg import sql
 
 from query_service import selectors, statements
 from query_service.selectors import PageWindow
-from shared.etags import job_etag, job_version_etag
-from shared.problems import ResourceNotFound
+from shared.api.etags import job_etag, job_version_etag
+from shared.api.problems import ResourceNotFound
 
 pytestmark = pytest.mark.django_db
 

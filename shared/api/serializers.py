@@ -3,9 +3,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from shared.models import Job, JobStatus
+from shared.domain.models import Job, JobStatus
 
-# What an unknown query parameter gets, from a view that takes none (shared/views.py) as
+# What an unknown query parameter gets, from a view that takes none (shared/api/views.py) as
 # from one that takes some (the query service's filter serializers).
 UNKNOWN_QUERY_PARAMETER = "Unknown query parameter."
 

@@ -1,7 +1,7 @@
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
-from shared.enums import JobStatusType
+from shared.domain.enums import JobStatusType
 
 NAME_MAX_LENGTH = 255
 # A job's current status is a copy of its latest event's: one width for both columns.

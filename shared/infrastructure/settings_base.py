@@ -13,7 +13,7 @@ import dj_database_url
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
-from shared.timestamps import STRFTIME_TIMESTAMP_FORMAT
+from shared.api.timestamps import STRFTIME_TIMESTAMP_FORMAT
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -50,12 +50,12 @@ if not os.environ.get("DATABASE_URL"):
 # backoff ran out, while a checked persistent connection reconnects on the very next
 # request. Connections stay bounded by workers x threads (docs/operations.md). The
 # engine is Django's PostgreSQL backend with a health check that needs no round trip
-# (shared/postgresql/base.py).
+# (shared/infrastructure/postgresql/base.py).
 _database = dj_database_url.parse(
     os.environ["DATABASE_URL"],
     conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "300")),
     conn_health_checks=True,
-    engine="shared.postgresql",
+    engine="shared.infrastructure.postgresql",
 )
 _database["OPTIONS"] = {
     **_database.get("OPTIONS", {}),
@@ -77,12 +77,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "shared.apps.JobsConfig",
+    "shared.domain.apps.JobsConfig",
 ]
 
 MIDDLEWARE = [
-    "shared.middleware.RequestLogMiddleware",
-    "shared.middleware.NoTypeWithoutBodyMiddleware",
+    "shared.infrastructure.middleware.RequestLogMiddleware",
+    "shared.infrastructure.middleware.NoTypeWithoutBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,7 +146,7 @@ SECURE_REFERRER_POLICY = "no-referrer"
 X_FRAME_OPTIONS = "DENY"
 # TLS ends in front of the gateway, which sets X-Forwarded-Proto to its own (plain HTTP)
 # scheme whatever a client sends: the scheme of a request is that of PUBLIC_BASE_URL
-# (shared/wsgi.py), so with an https one every request is secure and gets HSTS. A
+# (shared/infrastructure/wsgi.py), so with an https one every request is secure and gets HSTS. A
 # redirect to HTTPS is the TLS proxy's job; here it could only loop.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
 if SECURE_SSL_REDIRECT and _public.scheme != "https":
@@ -160,11 +160,11 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["shared.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shared.api.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "shared.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "shared.api.problems.problem_exception_handler",
     # Nothing negotiates by URL: `?format=xml` is an unknown parameter like any other
     # (DRF's override answered it with a 404, even to a DELETE, which deleted nothing).
     "URL_FORMAT_OVERRIDE": None,
@@ -188,19 +188,19 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # PATCH here appends an event and requires status_type: not a partial update.
     "COMPONENT_SPLIT_PATCH": False,
-    "ENUM_NAME_OVERRIDES": {"JobStatusTypeEnum": "shared.enums.JobStatusType"},
+    "ENUM_NAME_OVERRIDES": {"JobStatusTypeEnum": "shared.domain.enums.JobStatusType"},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "shared.openapi.close_request_bodies",
-        "shared.openapi.allow_empty_query_values",
-        "shared.openapi.drop_anonymous_security",
-        "shared.openapi.name_enum_members",
+        "shared.api.openapi.close_request_bodies",
+        "shared.api.openapi.allow_empty_query_values",
+        "shared.api.openapi.drop_anonymous_security",
+        "shared.api.openapi.name_enum_members",
         # After the others: HEAD copies GET as they left it, and gets the gateway's headers.
-        "shared.openapi.add_head_operations",
-        "shared.openapi.describe_gateway_headers",
+        "shared.api.openapi.add_head_operations",
+        "shared.api.openapi.describe_gateway_headers",
     ],
 }
 
@@ -208,7 +208,7 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "shared.middleware.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "shared.infrastructure.middleware.RequestIdFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",

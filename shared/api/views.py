@@ -4,8 +4,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from shared.problems import ContentCodingUnsupported
-from shared.serializers import UNKNOWN_QUERY_PARAMETER
+from shared.api.problems import ContentCodingUnsupported
+from shared.api.serializers import UNKNOWN_QUERY_PARAMETER
 
 
 class JsonApiView(APIView):

@@ -5,10 +5,14 @@ import re
 
 from drf_spectacular.utils import OpenApiResponse
 
-from shared.middleware import REQUEST_ID_CHARACTERS, REQUEST_ID_MAX_LENGTH, REQUEST_ID_PATTERN
-from shared.problem_types import RETRY_AFTER_REQUIRED
-from shared.problems import PROBLEM_CONTENT_TYPE
-from shared.serializers import ProblemSerializer
+from shared.api.problem_types import RETRY_AFTER_REQUIRED
+from shared.api.problems import PROBLEM_CONTENT_TYPE
+from shared.api.serializers import ProblemSerializer
+from shared.infrastructure.middleware import (
+    REQUEST_ID_CHARACTERS,
+    REQUEST_ID_MAX_LENGTH,
+    REQUEST_ID_PATTERN,
+)
 
 _DESCRIPTIONS = {
     400: "Invalid request: bad body, field, header or query parameter, or a request the "

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.http import parse_etags
 
-from shared.models import Job
+from shared.domain.models import Job
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

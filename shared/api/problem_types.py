@@ -1,5 +1,5 @@
 """The catalogue of problem types: what every problem document of the API may say in
-`type` and `title`, from either service (shared/problems.py) or the gateway. Plain data,
+`type` and `title`, from either service (shared/api/problems.py) or the gateway. Plain data,
 importable without Django: `make gateway-config` (stack/gateway_config.py) writes the
 gateway's problem documents and Retry-After rules from it."""
 

@@ -19,7 +19,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from shared.problem_types import (
+from shared.api.problem_types import (
     IDEMPOTENCY_IN_FLIGHT,
     IDEMPOTENCY_REUSED,
     MALFORMED_BODY,

@@ -4,7 +4,7 @@
   builds the request before any middleware runs: `charset=rot13` (a codec, not a text
   encoding) on any request with a query string crashed inside the WSGI handler, and
   gunicorn answered with its HTML 500. A URL is UTF-8 whatever the body is (RFC 3986);
-  the body's charset is checked by the JSON parser (shared/parsers.py), with a 415.
+  the body's charset is checked by the JSON parser (shared/api/parsers.py), with a 415.
 - A HEAD response is sent without its body (RFC 9110 9.3.2). Django leaves that to the
   server and gunicorn sends it: nginx then read the stale body as the next response's
   head on the kept-alive upstream connection, and that request hung until its timeout.
@@ -24,8 +24,8 @@ from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.utils.http import parse_header_parameters
 
-from shared.middleware import safe_request_id
-from shared.problems import INTERNAL_ERROR_DETAIL, PROBLEM_CONTENT_TYPE, problem_body
+from shared.api.problems import INTERNAL_ERROR_DETAIL, PROBLEM_CONTENT_TYPE, problem_body
+from shared.infrastructure.middleware import safe_request_id
 
 logger = logging.getLogger("jobs.wsgi")
 

@@ -1,0 +1,1 @@
+"""The HTTP contract both services speak: problem documents, serializers, parsing, ETags."""

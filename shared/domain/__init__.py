@@ -1,0 +1,1 @@
+"""The jobs schema both services read: models, enums and migrations (Django app `jobs`)."""

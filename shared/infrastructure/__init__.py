@@ -1,0 +1,1 @@
+"""How a service runs: settings, the PostgreSQL backend, middleware, WSGI, health checks."""
