@@ -266,7 +266,11 @@ def query_statements(system: System, *, deep_key: str, deep_id: int) -> dict[str
             f"--job-id-variable={JOB_ID_VARIABLE}",
         ],
         cwd=REPO_ROOT / "services" / "query",
-        env={**os.environ, **system.services["query"].env},
+        env={
+            **os.environ,
+            **system.services["query"].env,
+            "DJANGO_SETTINGS_MODULE": "query_service.settings",
+        },
         capture_output=True,
         text=True,
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from stack import gateway_config
 from stack.config import REPO_ROOT, StackConfig
-from stack.gateway_config import GENERATED_DIR
 from stack.tools import StackError, nginx_binary
 
 GATEWAY_DIR = REPO_ROOT / "gateway"
@@ -149,6 +149,17 @@ class Service:
         stop_pid(self.pid_file, sig=signal.SIGTERM, timeout=30)
 
 
+def _generated_fragments(config: StackConfig) -> Path:
+    """The gateway's problem documents and methods table, generated now from the catalogue
+    and the description (compose mounts the committed copy, which `make test` holds to
+    the same generator)."""
+    directory = config.state_dir / "nginx" / "generated"
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in gateway_config.render().items():
+        (directory / name).write_text(text)
+    return directory
+
+
 def render_gateway_config(config: StackConfig) -> str:
     """gateway/default.conf.template with the stack's address and ports, wrapped in a main
     context whose paths all live under the state folder (so nginx needs no root-owned files)."""
@@ -161,8 +172,7 @@ def render_gateway_config(config: StackConfig) -> str:
         "GATEWAY_RATE_BURST": str(config.rate_burst),
         "GATEWAY_UPSTREAM_TIMEOUT": config.upstream_timeout,
         "DASHBOARD_ROOT": str(DASHBOARD_DIR),
-        # Included by nginx as they are: the committed files compose mounts too.
-        "GATEWAY_GENERATED_DIR": str(GENERATED_DIR),
+        "GATEWAY_GENERATED_DIR": str(_generated_fragments(config)),
     }
     server = (GATEWAY_DIR / "default.conf.template").read_text()
     for name, value in values.items():

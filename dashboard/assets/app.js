@@ -194,7 +194,7 @@ async function refreshSummary() {
 function openPanel(jobId, { focus = true } = {}) {
   state.jobId = jobId;
   job = new ConditionalResource(jobPath(jobId));
-  history = new ConditionalResource(`${jobPath(jobId)}statuses/?pagination=cursor&limit=20`);
+  history = new ConditionalResource(`${jobPath(jobId)}statuses/?pagination=cursor&limit=${DEFAULT_LIMIT}`);
   olderHistoryPath = null;
   $("panel").hidden = false;
   $("panel-heading").textContent = `Job ${jobId}`;

@@ -44,6 +44,11 @@ class ProblemError(Exception):
     headers: Mapping[str, str] = {}
     default_detail = INTERNAL_ERROR_DETAIL
 
+    def __init_subclass__(cls) -> None:
+        # A class that names only its status takes that status's type from the catalogue.
+        if "status" in cls.__dict__ and "problem" not in cls.__dict__:
+            cls.problem = PROBLEM_TYPES[cls.status]
+
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or self.default_detail
         super().__init__(self.detail)
@@ -53,7 +58,6 @@ class ResourceNotFound(ProblemError):
     """The thing asked for does not exist."""
 
     status = 404
-    problem = PROBLEM_TYPES[404]
     default_detail = "The resource does not exist."
 
 
@@ -68,7 +72,7 @@ class PreconditionFailed(ProblemError):
     """If-Match named a state of the job that is no longer current."""
 
     status = 412
-    problem = PROBLEM_TYPES[412]
+    default_detail = "The resource has changed since the state If-Match names."
 
 
 class JobChanged(PreconditionFailed):
@@ -103,7 +107,6 @@ class ContentCodingUnsupported(ProblemError):
     (15.5.16) has the 415 say in Accept-Encoding what would have been accepted."""
 
     status = 415
-    problem = PROBLEM_TYPES[415]
     headers = {"Accept-Encoding": "identity"}
     default_detail = (
         "Request bodies are not accepted with a content coding (Content-Encoding); send plain JSON."
@@ -112,13 +115,11 @@ class ContentCodingUnsupported(ProblemError):
 
 class PayloadTooLarge(ProblemError):
     status = 413
-    problem = PROBLEM_TYPES[413]
     default_detail = "The request body is too large."
 
 
 class Forbidden(ProblemError):
     status = 403
-    problem = PROBLEM_TYPES[403]
     default_detail = "Forbidden."
 
 
@@ -126,7 +127,6 @@ class DatabaseUnavailable(ProblemError):
     """The database cannot be reached or dropped the connection: worth a retry."""
 
     status = 503
-    problem = PROBLEM_TYPES[503]
     headers = {"Retry-After": "1"}
     default_detail = "The database is unavailable. Retry shortly."
 

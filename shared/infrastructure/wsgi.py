@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import django
 from django.conf import settings
@@ -35,11 +35,11 @@ class ApiRequest(WSGIRequest):
         # The scheme clients use, not the gateway's plain HTTP behind their TLS.
         return urlsplit(settings.PUBLIC_BASE_URL).scheme
 
-    @property
-    def _current_scheme_host(self) -> str:  # type: ignore[override]
-        # What build_absolute_uri() starts with, so links (DRF's pagination builds them
-        # with it) name the gateway's public address, never the Host a client sent.
-        return settings.PUBLIC_BASE_URL
+    def build_absolute_uri(self, location: str | None = None) -> str:
+        # Links (DRF's pagination builds them here) and ETags name the gateway's public
+        # address, never the Host or X-Forwarded-Host a client sent.
+        here = settings.PUBLIC_BASE_URL + self.get_full_path()
+        return here if location is None else urljoin(here, location)
 
     def _set_content_type_params(self, meta: dict[str, Any]) -> None:
         # Django would also set `encoding` from the charset, which then decodes the query

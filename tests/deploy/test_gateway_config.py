@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import yaml
 
+from shared.api import problem_types
 from shared.api.problem_types import (
     GATEWAY_PROBLEM_TYPES,
     PROBLEM_TYPE_BASE,
@@ -16,6 +17,7 @@ from shared.api.problem_types import (
     RETRY_AFTER_REQUIRED,
 )
 from shared.infrastructure.middleware import REQUEST_ID_PATTERN
+from stack import gateway_config
 from stack.config import StackConfig
 from stack.gateway_config import GENERATED_DIR
 from stack.processes import GATEWAY_DIR, Gateway, render_gateway_config
@@ -188,3 +190,18 @@ def test_the_gateway_keeps_a_clients_request_id_by_the_services_rule():
     template = (GATEWAY_DIR / "default.conf.template").read_text()
     [pattern] = re.findall(r'map \$http_x_request_id \$jobs_request_id \{\s*"~([^"]+)"', template)
     assert pattern == REQUEST_ID_PATTERN.pattern
+
+
+def test_the_launcher_generates_the_gateway_fragments_when_it_renders_its_config(
+    tmp_path, monkeypatch
+):
+    """From the catalogue as it is now, not the committed copy (compose's)."""
+    monkeypatch.setitem(
+        problem_types.GATEWAY_PROBLEM_TYPES, "request-timeout", "Request timeout (renamed)"
+    )
+    config = dataclasses.replace(StackConfig.for_tests(), state_dir=tmp_path)
+    rendered = render_gateway_config(config)
+    generated = tmp_path / "nginx" / "generated"
+    assert f'include "{generated}/' in rendered
+    assert {path.name: path.read_text() for path in generated.iterdir()} == gateway_config.render()
+    assert "Request timeout (renamed)" in (generated / "problems.conf").read_text()

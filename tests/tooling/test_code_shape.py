@@ -1,5 +1,5 @@
-"""Shapes of the code a newcomer reads first: short functions in the services, and a
-launcher that runs no service code in its own process."""
+"""The shape of the code a newcomer reads first: short functions in the services (the
+launcher's own rule, no service code in its process, is in test_bench.py)."""
 
 import ast
 from pathlib import Path

@@ -24,7 +24,8 @@ from rest_framework.pagination import BasePagination, LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from query_service.selectors import PageRows, PageWindow
+from query_service.selectors import PageRows
+from query_service.statements import PageWindow
 
 MAX_OFFSET = 10_000
 _INVALID_CURSOR = "Invalid cursor: use the next/previous links."
@@ -98,7 +99,8 @@ class OffsetPages(_JsonPages, LimitOffsetPagination):
     def get_next_link(self) -> str | None:
         if not self.has_next:
             return None
-        url = replace_query_param(self.request.build_absolute_uri(), "limit", self.limit)
+        url = self.request.build_absolute_uri()
+        url = replace_query_param(url, self.limit_query_param, self.limit)
         return replace_query_param(url, self.offset_query_param, self.offset + self.limit)
 
 

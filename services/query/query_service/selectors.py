@@ -7,42 +7,33 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.db import OperationalError, connection
+from psycopg import sql
 from psycopg.errors import QueryCanceled
 
 from query_service import statements
-from query_service.statements import (
-    EVENTS,
-    JOBS,
-    Order,
-    PageWindow,
-    Statement,
-)
+from query_service.statements import EVENTS, JOBS, Order, PageWindow, Scan, Statement
 from shared.api.problem_types import QUERY_TIMEOUT
 from shared.api.problems import JobNotFound, ProblemError
 from shared.domain.enums import JobStatusType
-from shared.domain.models import Job, JobStatus
 
 logger = logging.getLogger("jobs.problems")
-
-__all__ = ["PageWindow"]
 
 # The orderings of the list, each mapped to its column here, whatever a caller passes: a
 # column, then id in the same direction, so pages are stable when many jobs share a value.
 JOB_ORDERS = {
-    f"{direction}{field}": Order(
-        field=field, column=statements.model_field(Job, field).column, descending=direction == "-"
-    )
+    f"{direction}{field}": Order(field=field, descending=direction == "-")
     for field in ("created_at", "name", "current_status_timestamp", "id")
     for direction in ("", "-")
 }
 JOB_ORDERINGS = tuple(JOB_ORDERS)
 DEFAULT_JOB_ORDERING = "-created_at"
-_HISTORY_ORDER = Order(
-    field="timestamp", column=statements.model_field(JobStatus, "timestamp").column, descending=True
-)
+# A history is newest first; its cursors name this ordering.
+HISTORY_ORDERING = "-timestamp"
+_HISTORY_ORDER = Order(field="timestamp", descending=True)
 
 
 @dataclass(frozen=True)
@@ -104,16 +95,23 @@ class ReadTimedOut(ProblemError):
     )
 
 
-def _fetch_one(statement: Statement) -> Any:
+def _fetch_one(statement: Statement) -> dict[str, Any]:
+    """The statement's one row, by column name; empty when it has none."""
     try:
         with connection.cursor() as cursor:
             cursor.execute(statement.sql, statement.params)
-            return cursor.fetchone()
+            row = cursor.fetchone()
+            names = [column.name for column in cursor.description]
     except OperationalError as error:
         if isinstance(error.__cause__, QueryCanceled):
             logger.warning("read cancelled by the statement timeout")
             raise ReadTimedOut from error
         raise
+    return {} if row is None else dict(zip(names, row, strict=True))
+
+
+def _page_rows(found: dict[str, Any]) -> PageRows:
+    return PageRows(found["results"], found["keys"] or [], found["ids"] or [])
 
 
 def _counts_of(values: list[int]) -> JobCounts:
@@ -123,24 +121,29 @@ def _counts_of(values: list[int]) -> JobCounts:
     )
 
 
+@lru_cache(maxsize=512)
+def _job_page_sql(scan: Scan, status_count: int, search: str | None) -> sql.SQL:
+    """A list page's statement for one shape, composed once: a search term is part of
+    the text (statements.name_contains), so each term is a shape of its own."""
+    where: list[Any] = [statements.any_status(JOBS, status_count)] if status_count else []
+    extras: dict[str, sql.Composable] = {"counts": statements.COUNTS}
+    if search:
+        rows = statements.search_rows(JOBS, scan, where, statements.name_contains(JOBS, search))
+        extras["matches"] = statements.MATCH_COUNT
+    else:
+        rows = statements.ordered_rows(JOBS, scan, where)
+    return statements.rendered(statements.page(rows=rows, scan=scan, extras=extras))
+
+
 def job_page_query(
     *, window: PageWindow, statuses: list[str] | None, search: str | None, ordering: str
 ) -> Statement:
     """The statement of job_page (also what `make bench` gives pgbench): the rows, the
     counters, and with a search its matches counted up to SEARCH_COUNT_LIMIT + 1."""
-    order = JOB_ORDERS[ordering]
-    where: list[Any] = [statements.any_status(JOBS, len(statuses))] if statuses else []
-    extras: list[Any] = [statements.COUNTS]
-    if search:
-        rows = statements.search_rows(
-            JOBS, order, window, where, statements.name_contains(JOBS, search)
-        )
-        extras.append(statements.MATCH_COUNT)
-    else:
-        rows = statements.ordered_rows(JOBS, order, window, where)
+    scan = Scan.of(JOB_ORDERS[ordering], window)
     params = window.params()
     params.update((f"status_{n}", status) for n, status in enumerate(statuses or ()))
-    return Statement(statements.page(rows=rows, order=order, window=window, extras=extras), params)
+    return Statement(_job_page_sql(scan, len(statuses or ()), search or None), params)
 
 
 def job_page(
@@ -155,11 +158,10 @@ def job_page(
     O(1) from the counters without a search; a search's counts its matches, up to
     SEARCH_COUNT_LIMIT, beyond which it is that bound and not exact."""
     query = job_page_query(window=window, statuses=statuses, search=search, ordering=ordering)
-    rows_json, keys, ids, counter_values, *search_matches = _fetch_one(query)
-    rows = PageRows(rows_json, keys or [], ids or [])
-    counts = _counts_of(counter_values)
-    if search_matches:
-        (matches,), bound = search_matches, statements.SEARCH_COUNT_LIMIT
+    found = _fetch_one(query)
+    rows, counts = _page_rows(found), _counts_of(found["counts"])
+    if "matches" in found:
+        matches, bound = found["matches"], statements.SEARCH_COUNT_LIMIT
         return JobPage(rows, min(matches, bound), matches <= bound, counts.version)
     count = sum(counts.by_status[status] for status in statuses or counts.by_status)
     return JobPage(rows, count, True, counts.version)
@@ -174,40 +176,41 @@ def job_detail(*, job_id: int) -> tuple[str, int]:
     """One job as the API's JSON, and its version (updated_at in microseconds, for the
     ETag); `JobNotFound` when there is none with this id."""
     found = _fetch_one(job_detail_query(job_id=job_id))
-    if found is None:
+    if not found:
         raise JobNotFound(job_id)
-    return found[0], found[1]
+    return found["job"], found["version"]
 
 
 def job_version(*, job_id: int) -> int:
     """A job's version (updated_at in microseconds); `JobNotFound` when it does not
     exist. Every change of a job moves it, events included: it versions the history too."""
     found = _fetch_one(Statement(statements.JOB_VERSION, {"job_id": job_id}))
-    if found is None:
+    if not found:
         raise JobNotFound(job_id)
-    return found[0]
+    return found["version"]
+
+
+@lru_cache(maxsize=8)
+def _job_status_page_sql(scan: Scan) -> sql.SQL:
+    rows = statements.ordered_rows(EVENTS, scan, [statements.OF_JOB])
+    extras = {"count": statements.JOB_EVENT_COUNT, "job_version": statements.JOB_VERSION}
+    return statements.rendered(statements.page(rows=rows, scan=scan, extras=extras))
 
 
 def job_status_page_query(*, job_id: int, window: PageWindow) -> Statement:
     """The statement of job_status_page (also what `make bench` gives pgbench)."""
-    rows = statements.ordered_rows(EVENTS, _HISTORY_ORDER, window, [statements.OF_JOB])
-    page = statements.page(
-        rows=rows,
-        order=_HISTORY_ORDER,
-        window=window,
-        extras=[statements.JOB_EVENT_COUNT, statements.JOB_VERSION],
-    )
-    return Statement(page, {**window.params(), "job_id": job_id})
+    statement = _job_status_page_sql(Scan.of(_HISTORY_ORDER, window))
+    return Statement(statement, {**window.params(), "job_id": job_id})
 
 
 def job_status_page(*, job_id: int, window: PageWindow) -> JobStatusPage:
     """A page of a job's status events, newest first, with how many events the job has
     and its version, in one statement; `JobNotFound` when the job does not exist."""
     query = job_status_page_query(job_id=job_id, window=window)
-    rows_json, keys, ids, count, version = _fetch_one(query)
-    if version is None:
+    found = _fetch_one(query)
+    if found["job_version"] is None:
         raise JobNotFound(job_id)
-    return JobStatusPage(PageRows(rows_json, keys or [], ids or []), count, version)
+    return JobStatusPage(_page_rows(found), found["count"], found["job_version"])
 
 
 def job_counts_query() -> Statement:
@@ -217,5 +220,4 @@ def job_counts_query() -> Statement:
 
 def job_counts() -> JobCounts:
     """Exact counts per current status and the data version, from the counter shards."""
-    (values,) = _fetch_one(job_counts_query())
-    return _counts_of(values)
+    return _counts_of(_fetch_one(job_counts_query())["counts"])

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 
 from query_service.pagination import MAX_OFFSET
 from query_service.selectors import DEFAULT_JOB_ORDERING, JOB_ORDERINGS
+from query_service.statements import SEARCH_COUNT_LIMIT
 from shared.api.serializers import (
     UNKNOWN_QUERY_PARAMETER,
     JobOutputSerializer,
@@ -17,6 +18,7 @@ from shared.api.serializers import (
     StrictSerializer,
 )
 from shared.domain.enums import JobStatusType
+from shared.domain.models import NAME_MAX_LENGTH
 
 # Keyset pages need a sort key that never changes once a job exists. Published in the
 # OpenAPI description as `x-cursor-orderings` of the list's `ordering` (OrderingField).
@@ -72,7 +74,7 @@ class StatusListField(serializers.CharField):
         return list(dict.fromkeys(statuses))
 
 
-@extend_schema_field({"type": "string", "maxLength": 255, "pattern": r"^[^\x00]+$"})
+@extend_schema_field({"type": "string", "maxLength": NAME_MAX_LENGTH, "pattern": r"^[^\x00]+$"})
 class SearchField(serializers.CharField):
     """Free text to find in names; NUL is the one character PostgreSQL text cannot hold.
 
@@ -193,7 +195,7 @@ class JobListFilterSerializer(PageParamsSerializer):
     search = SearchField(
         required=False,
         allow_blank=True,
-        max_length=255,
+        max_length=NAME_MAX_LENGTH,
         help_text="Case-insensitive substring of the job's name.",
     )
     ordering = OrderingField(
@@ -212,10 +214,15 @@ class JobPageSerializer(serializers.Serializer):
     """A page of jobs, in the shape of DRF's limit/offset pagination."""
 
     count = serializers.IntegerField(
-        help_text="Jobs matching the filters; with a search, at most 1000 are counted."
+        help_text=(
+            f"Jobs matching the filters; with a search, at most {SEARCH_COUNT_LIMIT} are counted."
+        )
     )
     count_exact = serializers.BooleanField(
-        help_text="false when `count` is a lower bound (a search matching over 1000 jobs)."
+        help_text=(
+            f"false when `count` is a lower bound (a search matching over {SEARCH_COUNT_LIMIT} "
+            "jobs)."
+        )
     )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
@@ -257,10 +264,10 @@ def validated_query_params(
     """The request's query string validated by a filter serializer, remembered per query
     string (as raw bytes, decoded as Django decodes request.GET).
 
-    Validation is a pure function of the string and cost a quarter of a list request's
-    CPU (DRF copies every field per serializer); dashboards ask for the same few query
-    strings again and again. Invalid strings raise every time (nothing is remembered);
-    each caller gets its own copy of the dict.
+    Validation is a pure function of the string and costly (DRF copies every field per
+    serializer; docs/decisions.md, "Validated query strings are remembered"); dashboards
+    ask for the same few query strings again and again. Invalid strings raise every time
+    (nothing is remembered); each caller gets its own copy of the dict.
     """
     query_string = get_bytes_from_wsgi(request.META, "QUERY_STRING", "")
     return dict(_validated(serializer_class, query_string))

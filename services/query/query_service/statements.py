@@ -7,6 +7,7 @@ these; why the read side writes SQL by hand at all: docs/decisions.md, "Reads in
 SQL".
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,31 +40,31 @@ class Statement:
 
 @dataclass(frozen=True)
 class Table:
-    """A table read under an alias, and the select list of its rows in the API's shape."""
+    """A model's table read under an alias; `columns` is the select list of its rows in
+    the API's shape. Columns are named by the model's fields, never typed in."""
 
-    table: str
+    model: type[Model]
     alias_name: str
     columns: sql.Composable
 
     @property
     def name(self) -> sql.Identifier:
-        return sql.Identifier(self.table)
+        return sql.Identifier(self.model._meta.db_table)
 
     @property
     def alias(self) -> sql.Identifier:
         return sql.Identifier(self.alias_name)
 
-    def column(self, name: str) -> sql.Identifier:
-        return sql.Identifier(self.alias_name, name)
+    def column(self, field: str) -> sql.Identifier:
+        return sql.Identifier(self.alias_name, model_field(self.model, field).column)
 
 
 @dataclass(frozen=True)
 class Order:
-    """The order of a page: a column (as its API field, which is also the row's key in the
-    page's JSON), then id in the same direction, so that ties are ordered."""
+    """The order of a page: a model field (also the row's key in the page's JSON), then id
+    in the same direction, so that ties are ordered."""
 
     field: str
-    column: str
     descending: bool
 
 
@@ -89,10 +90,35 @@ class PageWindow:
         return found
 
 
-class _LiteralBesidePlaceholders(sql.Literal):
-    """A literal in a statement that also has placeholders: psycopg reads every `%` of
-    the composed text as the start of one, its own literals' included (psycopg issue
-    581), so they are doubled."""
+@dataclass(frozen=True)
+class Scan:
+    """How a page reads its order: against it (a "previous" page) or not, from a keyset
+    position or from an offset. With the filters, all a page statement's text depends on:
+    the statements are composed once per scan and kept (selectors.py)."""
+
+    order: Order
+    backwards: bool = False
+    from_position: bool = False
+
+    @classmethod
+    def of(cls, order: Order, window: PageWindow) -> "Scan":
+        return cls(order, window.backwards, window.after is not None)
+
+    @property
+    def descending(self) -> bool:
+        return self.order.descending != self.backwards
+
+
+def rendered(statement: sql.Composable) -> sql.SQL:
+    """A composed statement as its text: composing it again on every request (escaping
+    each identifier, joining each part) cost as much as a detail read's own work."""
+    return sql.SQL(statement.as_string(None))
+
+
+class Literal(sql.Literal):
+    """sql.Literal for statements run with parameters: psycopg reads every `%` of the
+    composed text as the start of a placeholder, its literals' too, so they are doubled
+    (docs/decisions.md, "Reads in plain SQL")."""
 
     def as_bytes(self, context: AdaptContext | None = None) -> bytes:
         return super().as_bytes(context).replace(b"%", b"%%")
@@ -102,7 +128,7 @@ def api_timestamp(column: sql.Composable) -> sql.Composed:
     """A timestamp as the API writes it, formatted by PostgreSQL: loading it into Python
     and formatting it there cost more than the query (docs/decisions.md)."""
     return sql.SQL("to_char({} AT TIME ZONE 'UTC', {})").format(
-        column, sql.Literal(POSTGRES_TIMESTAMP_FORMAT)
+        column, Literal(POSTGRES_TIMESTAMP_FORMAT)
     )
 
 
@@ -125,35 +151,43 @@ def _api_columns(model: type[Model], fields: list[str], alias: str) -> sql.Compo
     return sql.SQL(", ").join(columns)
 
 
-JOBS = Table(Job._meta.db_table, "j", _api_columns(Job, JobOutputSerializer.Meta.fields, "j"))
-EVENTS = Table(
-    JobStatus._meta.db_table,
-    "e",
-    _api_columns(JobStatus, JobStatusOutputSerializer.Meta.fields, "e"),
-)
+JOBS = Table(Job, "j", _api_columns(Job, JobOutputSerializer.Meta.fields, "j"))
+EVENTS = Table(JobStatus, "e", _api_columns(JobStatus, JobStatusOutputSerializer.Meta.fields, "e"))
 
 _VERSION = sql.SQL(job_version_sql("{}")).format(JOBS.column("updated_at"))
 # One job as the API's JSON, and its version; the version alone (a history's ETag).
-JOB_DETAIL = sql.SQL(
-    "SELECT row_to_json(p)::text, {version} FROM {table} AS {j}, "
-    "LATERAL (SELECT {columns}) AS p WHERE {j}.id = %(job_id)s"
-).format(version=_VERSION, table=JOBS.name, j=JOBS.alias, columns=JOBS.columns)
-JOB_VERSION = sql.SQL("SELECT {version} FROM {table} AS {j} WHERE {j}.id = %(job_id)s").format(
-    version=_VERSION, table=JOBS.name, j=JOBS.alias
+JOB_DETAIL = rendered(
+    sql.SQL(
+        "SELECT row_to_json(p)::text AS job, {version} AS version FROM {table} AS {j}, "
+        "LATERAL (SELECT {columns}) AS p WHERE {id} = %(job_id)s"
+    ).format(
+        version=_VERSION, table=JOBS.name, j=JOBS.alias, columns=JOBS.columns, id=JOBS.column("id")
+    )
 )
-OF_JOB = sql.SQL("{} = %(job_id)s").format(EVENTS.column("job_id"))
-JOB_EVENT_COUNT = sql.SQL("SELECT count(*) FROM {table} WHERE job_id = %(job_id)s").format(
-    table=EVENTS.name
+JOB_VERSION = rendered(
+    sql.SQL("SELECT {version} AS version FROM {table} AS {j} WHERE {id} = %(job_id)s").format(
+        version=_VERSION, table=JOBS.name, j=JOBS.alias, id=JOBS.column("id")
+    )
+)
+OF_JOB = sql.SQL("{} = %(job_id)s").format(EVENTS.column("job"))
+JOB_EVENT_COUNT = rendered(
+    sql.SQL("SELECT count(*) FROM {table} AS {e} WHERE {job} = %(job_id)s").format(
+        table=EVENTS.name, e=EVENTS.alias, job=EVENTS.column("job")
+    )
 )
 
 # The counters of every status and the data version, summed over the shards as one
 # bigint array (sum() of bigints is numeric), so they can be read as one column of a page.
-COUNTS = sql.SQL("SELECT ARRAY[{sums}, coalesce(sum(version), 0)]::bigint[] FROM {table}").format(
-    sums=sql.SQL(", ").join(
-        sql.SQL("coalesce(sum({}), 0)").format(sql.Identifier(status.lower()))
-        for status in JobStatusType.values
-    ),
-    table=sql.Identifier(JobCounterShard._meta.db_table),
+COUNTS = rendered(
+    sql.SQL("SELECT ARRAY[{sums}]::bigint[] AS counts FROM {table}").format(
+        sums=sql.SQL(", ").join(
+            sql.SQL("coalesce(sum({}), 0)").format(
+                sql.Identifier(model_field(JobCounterShard, column).column)
+            )
+            for column in [*(status.lower() for status in JobStatusType.values), "version"]
+        ),
+        table=sql.Identifier(JobCounterShard._meta.db_table),
+    )
 )
 
 
@@ -175,25 +209,25 @@ def name_contains(table: Table, term: str) -> sql.Composed:
     trigram index), which a generic plan cannot see (docs/decisions.md, "term written in
     as a literal"). Each term is a statement of its own, prepared when it repeats."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = _LiteralBesidePlaceholders(f"%{escaped}%")
+    pattern = Literal(f"%{escaped}%")
     return sql.SQL("{} ILIKE {}").format(table.column("name"), pattern)
 
 
-def order_by(table: Table, order: Order, window: PageWindow) -> sql.Composed:
-    direction = sql.SQL("DESC" if order.descending != window.backwards else "ASC")
+def order_by(table: Table, scan: Scan) -> sql.Composed:
+    direction = sql.SQL("DESC" if scan.descending else "ASC")
     return sql.SQL("{} {}, {} {}").format(
-        table.column(order.column), direction, table.column("id"), direction
+        table.column(scan.order.field), direction, table.column("id"), direction
     )
 
 
-def after_position(table: Table, order: Order, window: PageWindow) -> list[sql.Composable]:
+def after_position(table: Table, scan: Scan) -> list[sql.Composable]:
     """The keyset condition of a page that starts beyond a position, if it does."""
-    if window.after is None:
+    if not scan.from_position:
         return []
-    beyond = "<" if order.descending != window.backwards else ">"
+    beyond = "<" if scan.descending else ">"
     return [
         sql.SQL("({}, {}) {} (%(after_key)s, %(after_id)s)").format(
-            table.column(order.column), table.column("id"), sql.SQL(beyond)
+            table.column(scan.order.field), table.column("id"), sql.SQL(beyond)
         )
     ]
 
@@ -208,30 +242,34 @@ class Rows:
     with_clause: sql.Composable = field(default_factory=lambda: sql.SQL(""), kw_only=True)
 
 
-def page(
-    *, rows: Rows, order: Order, window: PageWindow, extras: list[sql.Composable]
-) -> sql.Composed:
-    """One statement for one page around its rows: the page's JSON array in the order
-    shown, the sort keys and ids of the rows read (for the cursors), then each extra's
-    value. `row_number() OVER ()` numbers the rows as the subquery delivers them."""
+def page(*, rows: Rows, scan: Scan, extras: Mapping[str, sql.Composable]) -> sql.Composed:
+    """One statement for one page around its rows, its columns named: `results`, the
+    page's JSON array in the order shown; `keys` and `ids` of the rows read (for the
+    cursors); then each extra's value under its name. `row_number() OVER ()` numbers the
+    rows as the subquery delivers them."""
     return sql.SQL(
         "{with_clause}SELECT '[' || "
         "coalesce(string_agg(row_to_json(q.p)::text, ',' ORDER BY q.n {shown})"
-        " FILTER (WHERE q.n <= %(limit)s), '') || ']', "
-        "array_agg((q.p).{key}::text ORDER BY q.n), array_agg((q.p).id ORDER BY q.n){extras}"
+        " FILTER (WHERE q.n <= %(limit)s), '') || ']' AS results, "
+        "array_agg((q.p).{key}::text ORDER BY q.n) AS keys, "
+        "array_agg((q.p).{id} ORDER BY q.n) AS ids{extras}"
         " FROM (SELECT p, row_number() OVER () AS n FROM ({rows}) AS p) AS q"
     ).format(
         with_clause=rows.with_clause,
-        shown=sql.SQL("DESC" if window.backwards else "ASC"),
-        key=sql.Identifier(order.field),
-        extras=sql.Composed([sql.SQL(", ({})").format(extra) for extra in extras]),
+        shown=sql.SQL("DESC" if scan.backwards else "ASC"),
+        key=sql.Identifier(scan.order.field),
+        id=sql.Identifier("id"),
+        extras=sql.Composed(
+            [
+                sql.SQL(", ({}) AS {}").format(extra, sql.Identifier(name))
+                for name, extra in extras.items()
+            ]
+        ),
         rows=rows.select,
     )
 
 
-def ordered_rows(
-    table: Table, order: Order, window: PageWindow, where: list[sql.Composable]
-) -> Rows:
+def ordered_rows(table: Table, scan: Scan, where: list[sql.Composable]) -> Rows:
     """A page's rows straight from the order (its index): no search."""
     select = sql.SQL(
         "SELECT {columns} FROM {table} AS {a} WHERE {where} ORDER BY {order} "
@@ -240,8 +278,8 @@ def ordered_rows(
         columns=table.columns,
         table=table.name,
         a=table.alias,
-        where=all_of([*where, *after_position(table, order, window)]),
-        order=order_by(table, order, window),
+        where=all_of([*where, *after_position(table, scan)]),
+        order=order_by(table, scan),
     )
     return Rows(select)
 
@@ -262,9 +300,9 @@ _SEARCH_WITH = sql.SQL(
 _SEARCH_ROWS = sql.SQL(
     # `matches` and `walk` are read under the table's alias, so the order and the keyset
     # condition apply to them as written. The page's ids join the table (unique: no IN).
-    "(SELECT {columns} FROM (SELECT {a}.id FROM matches AS {a} WHERE {keyset} "
+    "(SELECT {columns} FROM (SELECT {id} FROM matches AS {a} WHERE {keyset} "
     "ORDER BY {order} LIMIT %(read)s OFFSET %(offset)s) AS page "
-    "JOIN {table} AS {a} ON {a}.id = page.id WHERE {few} ORDER BY {order}) "
+    "JOIN {table} AS {a} ON {id} = {page_id} WHERE {few} ORDER BY {order}) "
     "UNION ALL (SELECT {columns} FROM walk AS {a} WHERE NOT {few} "
     "AND (SELECT count(*) FROM walk) = %(reach)s ORDER BY {order} OFFSET %(offset)s) "
     # OFFSET 0 keeps PostgreSQL from reading the matches in order again: it finds them all,
@@ -278,18 +316,19 @@ _SEARCH_ROWS = sql.SQL(
 
 def search_rows(
     table: Table,
-    order: Order,
-    window: PageWindow,
+    scan: Scan,
     where: list[sql.Composable],
     search: sql.Composable,
 ) -> Rows:
     """A search's page rows, by whichever of three plans suits its term (_SEARCH_WITH,
     _SEARCH_ROWS). The two bounds are literals, so that every plan is costed for them."""
-    keyset = after_position(table, order, window)
+    keyset = after_position(table, scan)
     keys = [table.column("id")]
-    if order.column != "id":
-        keys.append(table.column(order.column))
+    if scan.order.field != "id":
+        keys.append(table.column(scan.order.field))
     parts = dict(
+        id=table.column("id"),
+        page_id=sql.Identifier("page", model_field(table.model, "id").column),
         keys=sql.SQL(", ").join(keys),
         table=table.name,
         a=table.alias,
@@ -299,12 +338,10 @@ def search_rows(
         keyset=all_of(keyset),
         everything=all_of([*where, search, *keyset]),
         search=search,
-        order=order_by(table, order, window),
-        count_limit=sql.Literal(SEARCH_COUNT_LIMIT + 1),
-        walk_rows=sql.Literal(SEARCH_WALK_ROWS),
-        few=sql.SQL("((SELECT count(*) FROM matches) <= {})").format(
-            sql.Literal(SEARCH_COUNT_LIMIT)
-        ),
+        order=order_by(table, scan),
+        count_limit=Literal(SEARCH_COUNT_LIMIT + 1),
+        walk_rows=Literal(SEARCH_WALK_ROWS),
+        few=sql.SQL("((SELECT count(*) FROM matches) <= {})").format(Literal(SEARCH_COUNT_LIMIT)),
     )
     return Rows(_SEARCH_ROWS.format(**parts), with_clause=_SEARCH_WITH.format(**parts))
 

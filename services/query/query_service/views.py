@@ -189,7 +189,7 @@ class JobStatusListApi(JsonApiView):
         )
         if cached is not None:
             return cached
-        pages = _pages(request, params, ordering="-timestamp")
+        pages = _pages(request, params, ordering=selectors.HISTORY_ORDERING)
         page = selectors.job_status_page(job_id=job_id, window=pages.window())
         response = pages.get_paginated_response(page)
         response["ETag"] = _history_etag(request, job_id, page.job_version)

@@ -499,9 +499,10 @@ def test_search_cursor_pages_walk_both_ways_whichever_plan_serves_them(
 
 
 def test_a_search_whose_matches_are_far_down_the_order_reads_a_bounded_part_of_it():
-    """At a million jobs PostgreSQL read 900,000 jobs newest first (0.8 s) for a term whose
-    3,752 matches are all old: it expects matches spread evenly. Here 20,000 jobs, the
-    2,000 oldest matching: read in order, the page would pass 18,000 jobs first."""
+    """PostgreSQL's own plan reads the jobs in order expecting matches spread evenly; for a
+    term whose matches are all old it read almost every job (docs/decisions.md, "Search
+    plans"). Here 20,000 jobs, the 2,000 oldest matching: read in order, the page would
+    pass 18,000 jobs first."""
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO jobs_job (name, created_at, updated_at, current_status_type, "

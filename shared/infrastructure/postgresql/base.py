@@ -1,13 +1,9 @@
-"""Django's PostgreSQL backend, with a cheaper health check of persistent connections.
+"""Django's PostgreSQL backend, with a health check of persistent connections that costs
+no round trip (docs/decisions.md, "The health check costs no round trip").
 
-Django checks a reused connection at the start of every request (CONN_HEALTH_CHECKS) with
-`SELECT 1`: a round trip to PostgreSQL per request, measured at about a quarter of a list
-request's time under load. A connection the server has dropped (a restart, a terminated
-backend) has something to read on its socket: the server's goodbye, or the end of the
-stream. So an idle connection whose socket has nothing to read is taken as healthy
-without asking; one that has something is checked the full way (Django's `SELECT 1`).
-A connection that breaks unnoticed still fails only its one query (a 503), and Django
-closes it at the end of that request.
+A connection the server has dropped has something to read on its socket (its goodbye, or
+the end of the stream): an idle connection with nothing to read is taken as healthy
+without asking; one with something is checked Django's way (`SELECT 1`).
 """
 
 import select

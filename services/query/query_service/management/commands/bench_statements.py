@@ -26,10 +26,10 @@ from django.db import connection
 
 from query_service import selectors
 from query_service.pagination import Cursor
+from query_service.serializers import DEFAULT_LIMIT
 
-# (statement, parameters): a statement is text or psycopg.sql, its parameters a list, a
-# dict, or None when the service runs it without any.
-Statement = tuple[Any, Any]
+# (statement, its parameters by name), as the selectors build them.
+Statement = tuple[Any, dict[str, Any]]
 
 # Two job ids that stand in for pgbench's variable. A statement built with each must read
 # the same once the id is the variable: no other number of it can become the variable.
@@ -49,7 +49,7 @@ def _reads(
     """All that this command takes from the service's read code: the statement of each
     list page (by query string: its statuses and search), of the deep page, of one job,
     its history and the summary, and the deep page's cursor."""
-    ordering = "-created_at"
+    ordering = selectors.DEFAULT_JOB_ORDERING
 
     def page(
         statuses: list[str] | None = None,
@@ -57,14 +57,16 @@ def _reads(
         after: tuple[Any, int] | None = None,
     ) -> Statement:
         query = selectors.job_page_query(
-            window=selectors.PageWindow(limit=20, after=after),
+            window=selectors.PageWindow(limit=DEFAULT_LIMIT, after=after),
             statuses=statuses,
             search=search,
             ordering=ordering,
         )
         return query.sql, query.params
 
-    history = selectors.job_status_page_query(job_id=job_id, window=selectors.PageWindow(limit=20))
+    history = selectors.job_status_page_query(
+        job_id=job_id, window=selectors.PageWindow(limit=DEFAULT_LIMIT)
+    )
     detail = selectors.job_detail_query(job_id=job_id)
     summary = selectors.job_counts_query()
     statements = {
