@@ -134,7 +134,8 @@ def api_timestamp(column: sql.Composable) -> sql.Composed:
 
 def model_field(model: type[Model], name: str) -> Field:
     found = model._meta.get_field(name)
-    assert isinstance(found, Field)  # a concrete column, not a relation's reverse side
+    if not isinstance(found, Field):  # a relation's reverse side has no column
+        raise TypeError(f"{model.__name__}.{name} is not a column")
     return found
 
 
