@@ -58,8 +58,8 @@ class GatewayProblem:
 # Every status nginx can answer on its own (docs/decisions.md lists them and what causes each).
 GATEWAY_PROBLEMS = (
     GatewayProblem(400, "bad-request", "The gateway could not parse the request.", before_uri=True),
-    GatewayProblem(403, "forbidden", "Forbidden."),
-    GatewayProblem(404, "not-found", "No resource at this path.$jobs_slash_hint"),
+    GatewayProblem(403, "forbidden", problem_types.FORBIDDEN_DETAIL),
+    GatewayProblem(404, "not-found", problem_types.NO_RESOURCE_DETAIL + "$jobs_slash_hint"),
     GatewayProblem(
         405,
         "method-not-allowed",

@@ -7,12 +7,12 @@ from drf_spectacular.utils import OpenApiResponse
 
 from shared.api.problem_types import RETRY_AFTER_REQUIRED
 from shared.api.problems import PROBLEM_CONTENT_TYPE
-from shared.api.serializers import ProblemSerializer
-from shared.infrastructure.middleware import (
+from shared.api.request_ids import (
     REQUEST_ID_CHARACTERS,
     REQUEST_ID_MAX_LENGTH,
     REQUEST_ID_PATTERN,
 )
+from shared.api.serializers import ProblemSerializer
 
 _DESCRIPTIONS = {
     400: "Invalid request: bad body, field, header or query parameter, or a request the "

@@ -44,3 +44,7 @@ QUERY_TIMEOUT = ("query-timeout", "Query took too long")
 # the service's own (a 503: 1 for an outage, none for a query-timeout, since the same read
 # would take as long again).
 RETRY_AFTER_REQUIRED = {"409": True, "429": True, "502": True, "503": False}
+
+# Details both the services and the gateway write for the same answer.
+FORBIDDEN_DETAIL = "Forbidden."
+NO_RESOURCE_DETAIL = "No resource at this path."

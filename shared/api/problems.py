@@ -20,9 +20,11 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from shared.api.problem_types import (
+    FORBIDDEN_DETAIL,
     IDEMPOTENCY_IN_FLIGHT,
     IDEMPOTENCY_REUSED,
     MALFORMED_BODY,
+    NO_RESOURCE_DETAIL,
     PROBLEM_TYPE_BASE,
     PROBLEM_TYPES,
     VALIDATION_ERROR,
@@ -120,7 +122,7 @@ class PayloadTooLarge(ProblemError):
 
 class Forbidden(ProblemError):
     status = 403
-    default_detail = "Forbidden."
+    default_detail = FORBIDDEN_DETAIL
 
 
 class DatabaseUnavailable(ProblemError):
@@ -281,7 +283,7 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return problem_response(request, 404, "No resource at this path.")
+    return problem_response(request, 404, NO_RESOURCE_DETAIL)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:

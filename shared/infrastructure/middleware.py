@@ -1,25 +1,14 @@
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
-# The gateway sets X-Request-ID; a direct caller may too. Anything that is not a short,
-# plain token is replaced, so a request id can never inject text into logs or bodies.
-REQUEST_ID_CHARACTERS = "A-Za-z0-9._-"
-REQUEST_ID_MAX_LENGTH = 128
-REQUEST_ID_PATTERN = re.compile(rf"^[{REQUEST_ID_CHARACTERS}]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
+from shared.api.request_ids import safe_request_id
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 request_logger = logging.getLogger("jobs.request")
-
-
-def safe_request_id(incoming: str) -> str:
-    """The caller's request id when it is a short, plain token; else a new one."""
-    return incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
 
 
 class RequestIdFilter(logging.Filter):

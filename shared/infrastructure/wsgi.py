@@ -25,7 +25,7 @@ from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.utils.http import parse_header_parameters
 
 from shared.api.problems import INTERNAL_ERROR_DETAIL, PROBLEM_CONTENT_TYPE, problem_body
-from shared.infrastructure.middleware import safe_request_id
+from shared.api.request_ids import safe_request_id
 
 logger = logging.getLogger("jobs.wsgi")
 

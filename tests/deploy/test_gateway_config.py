@@ -16,7 +16,7 @@ from shared.api.problem_types import (
     PROBLEM_TYPES,
     RETRY_AFTER_REQUIRED,
 )
-from shared.infrastructure.middleware import REQUEST_ID_PATTERN
+from shared.api.request_ids import REQUEST_ID_PATTERN
 from stack import gateway_config
 from stack.config import StackConfig
 from stack.gateway_config import GENERATED_DIR
