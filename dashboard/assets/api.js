@@ -47,6 +47,10 @@ async function problemFrom(response) {
   });
 }
 
+// The Consistency-Token of this page's last write, sent with every read after it, so a
+// person never sees their own change vanish whichever read instance answers.
+let lastWriteToken = null;
+
 /**
  * One request. Resolves to {status, etag, data}; data is null for 204 and 304.
  * Rejects with an ApiProblem for every 4xx/5xx and when the network fails.
@@ -58,6 +62,8 @@ export async function request(method, path, { body, ifNoneMatch, ifMatch, idempo
   if (ifNoneMatch) headers["If-None-Match"] = ifNoneMatch;
   if (ifMatch) headers["If-Match"] = ifMatch;
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  const read = method === "GET" || method === "HEAD";
+  if (read && lastWriteToken) headers["Consistency-Token"] = lastWriteToken;
   let response;
   try {
     response = await fetch(path, {
@@ -75,6 +81,7 @@ export async function request(method, path, { body, ifNoneMatch, ifMatch, idempo
     });
   }
   if (!response.ok && response.status !== 304) throw await problemFrom(response);
+  if (!read) lastWriteToken = response.headers.get("Consistency-Token") || lastWriteToken;
   const etag = response.headers.get("ETag");
   if (response.status === 204 || response.status === 304) {
     return { status: response.status, etag, data: null };

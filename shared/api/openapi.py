@@ -203,3 +203,54 @@ def describe_gateway_headers(
                 if status_code == "405":
                     headers["Allow"] = {"$ref": "#/components/headers/Allow"}
     return result
+
+
+CONSISTENCY_TOKEN_HEADER = {
+    "description": "This write's position in the database's log, signed. Send it back in "
+    "Consistency-Token on your next reads: they are answered only from data that includes "
+    "this write. Opaque: send it unchanged.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+CONSISTENCY_TOKEN_PARAMETER = {
+    "in": "header",
+    "name": "Consistency-Token",
+    "schema": {"type": "string"},
+    "description": "The Consistency-Token of your last write: this read then includes it. "
+    "A value this API did not issue is a 400 (`consistency-token-invalid`).",
+}
+
+
+def describe_consistency_tokens(
+    result: dict, generator: object, request: object, public: bool
+) -> dict:
+    """drf-spectacular postprocessing hook: every successful write answers a
+    Consistency-Token; every read takes one, and may answer 400 for a forged one."""
+    result.setdefault("components", {}).setdefault("headers", {})["ConsistencyToken"] = (
+        copy.deepcopy(CONSISTENCY_TOKEN_HEADER)
+    )
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            responses = operation.get("responses", {})
+            if method in ("post", "patch", "put", "delete"):
+                for status_code, response in responses.items():
+                    if status_code.startswith("2"):
+                        response.setdefault("headers", {})["Consistency-Token"] = {
+                            "$ref": "#/components/headers/ConsistencyToken"
+                        }
+            elif method in ("get", "head"):
+                operation.setdefault("parameters", []).append(
+                    copy.deepcopy(CONSISTENCY_TOKEN_PARAMETER)
+                )
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": _DESCRIPTIONS[400],
+                        "content": {
+                            PROBLEM_CONTENT_TYPE: {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }
+                        },
+                    },
+                )
+    return result

@@ -95,13 +95,21 @@ MIDDLEWARE = [
 SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
-CORS_EXPOSE_HEADERS = ["Location", "X-Request-ID", "ETag", "Idempotent-Replayed", "Retry-After"]
+CORS_EXPOSE_HEADERS = [
+    "Location",
+    "X-Request-ID",
+    "ETag",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "Consistency-Token",
+]
 CORS_ALLOW_HEADERS = (
     *default_headers,
     "if-match",
     "if-none-match",
     "idempotency-key",
     "x-request-id",
+    "consistency-token",
 )
 
 # Links in pages (next/previous) name the gateway's public address, never the Host or
@@ -201,6 +209,7 @@ SPECTACULAR_SETTINGS = {
         # After the others: HEAD copies GET as they left it, and gets the gateway's headers.
         "shared.api.openapi.add_head_operations",
         "shared.api.openapi.describe_gateway_headers",
+        "shared.api.openapi.describe_consistency_tokens",
     ],
 }
 

@@ -518,3 +518,24 @@ def test_a_read_stopped_for_taking_too_long_is_explained_and_is_no_outage(page):
     await_requests(page, lambda request: bool(faked.match(request.url)), 2)
     expect(page.locator("#connection")).to_have_text("")
     expect(page.locator("#list-error")).to_be_visible()
+
+
+def test_reads_after_a_write_carry_that_writes_consistency_token(page, api, unique_name):
+    """So whichever read instance answers, a person sees their own change."""
+    sent: list[Request] = []
+    page.on(
+        "request", lambda request: sent.append(request) if "/api/jobs/" in request.url else None
+    )
+    open_dashboard(page)
+    with page.expect_response(
+        lambda response: response.request.method == "POST" and "/api/jobs/" in response.url
+    ) as created:
+        page.get_by_label("Name", exact=True).fill(unique_name("token"))
+        page.get_by_role("button", name="Create job").click()
+    token = created.value.headers["consistency-token"]
+    expect(page.locator("#create-message")).to_have_text(re.compile("Created"))
+    post = next(n for n, request in enumerate(sent) if request.method == "POST")
+    reads_before = [r.headers.get("consistency-token") for r in sent[:post]]
+    reads_after = [r.headers.get("consistency-token") for r in sent[post + 1 :]]
+    assert reads_before and set(reads_before) == {None}, reads_before
+    assert reads_after and set(reads_after) == {token}, (token, reads_after)

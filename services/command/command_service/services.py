@@ -222,3 +222,11 @@ def idempotency_keys_purge(*, older_than: datetime, limit: int) -> int:
     expired = IdempotencyKey.objects.filter(created_at__lt=older_than).values("key")[:limit]
     deleted, _ = IdempotencyKey.objects.filter(key__in=expired).delete()
     return deleted
+
+
+def write_position() -> str:
+    """Where the primary's WAL is now: past the commit of every write that has returned,
+    so a read instance that has replayed this far sees them all."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return cursor.fetchone()[0]

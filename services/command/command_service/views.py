@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from command_service import services
 from command_service.serializers import JobCreateInputSerializer, JobUpdateInputSerializer
+from shared.api import consistency
 from shared.api.etags import job_etag
 from shared.api.openapi import problem_responses
 from shared.api.serializers import JobOutputSerializer, job_data
@@ -47,6 +48,19 @@ def _job_headers(job: Job) -> dict[str, str]:
     }
 
 
+class WriteApiView(JsonApiView):
+    """A view of writes: every successful one answers a Consistency-Token (DRF's
+    finalize_response hook, after the write's transaction committed)."""
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if status.is_success(response.status_code):
+            response[consistency.HEADER] = consistency.issue(services.write_position())
+        return response
+
+
 def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is None:
@@ -69,7 +83,7 @@ def _fingerprint(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class JobCreateApi(JsonApiView):
+class JobCreateApi(WriteApiView):
     @extend_schema(
         operation_id="jobs_create",
         summary="Create a job",
@@ -136,7 +150,7 @@ class JobCreateApi(JsonApiView):
         return Response(stored.body, status=stored.status_code, headers=headers)
 
 
-class JobUpdateDeleteApi(JsonApiView):
+class JobUpdateDeleteApi(WriteApiView):
     @extend_schema(
         operation_id="jobs_status_append",
         summary="Append a status to a job",

@@ -24,6 +24,7 @@ from query_service.serializers import (
     PageParamsSerializer,
     validated_query_params,
 )
+from shared.api import consistency
 from shared.api.etags import if_none_match_hit, job_version_etag
 from shared.api.openapi import problem_responses
 from shared.api.serializers import JobOutputSerializer
@@ -56,6 +57,19 @@ _STATUS = OpenApiParameter(
     ),
 )
 _NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag sent is current.")
+
+
+class ReadApiView(JsonApiView):
+    """A view of reads. A Consistency-Token is checked before anything is read: one this
+    API did not issue is a 400. Every read here is from the primary, which is past every
+    write that has answered, so a valid token is always satisfied (with read replicas
+    the read waits for its replica, docs/decisions.md, "Consistency tokens")."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        token = request.headers.get(consistency.HEADER)
+        if token is not None:
+            consistency.wal_position(token)
 
 
 def _not_modified(request: Request, etag: Callable[[], str]) -> Response | None:
@@ -92,7 +106,7 @@ def _pages(request: Request, params: dict[str, Any], *, ordering: str) -> Offset
     return OffsetPages(request, limit=params["limit"], offset=params["offset"])
 
 
-class JobListApi(JsonApiView):
+class JobListApi(ReadApiView):
     takes_query_parameters = True
 
     @extend_schema(
@@ -127,7 +141,7 @@ class JobListApi(JsonApiView):
         return response
 
 
-class JobSummaryApi(JsonApiView):
+class JobSummaryApi(ReadApiView):
     @extend_schema(
         operation_id="jobs_summary",
         summary="Count jobs per status",
@@ -145,7 +159,7 @@ class JobSummaryApi(JsonApiView):
         return _json(json.dumps(body, separators=(",", ":")), etag)
 
 
-class JobDetailApi(JsonApiView):
+class JobDetailApi(ReadApiView):
     @extend_schema(
         operation_id="jobs_retrieve",
         summary="Get one job",
@@ -164,7 +178,7 @@ class JobDetailApi(JsonApiView):
         return _json(body, etag)
 
 
-class JobStatusListApi(JsonApiView):
+class JobStatusListApi(ReadApiView):
     takes_query_parameters = True
 
     @extend_schema(
