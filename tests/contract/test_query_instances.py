@@ -1,5 +1,5 @@
 """Two query instances behind a gateway of their own, started by the launcher's code on
-spare ports (the test stack's + 30) with the test stack's database and command service:
+free ports (from the test stack's + 30 on) with the test stack's database and command service:
 reads spread over both, one stopped under read load costs no read after the first
 failure, and a restarted one takes reads again without a reload of the gateway."""
 
@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stack.ports import bind_error
 from stack.processes import Gateway, Service, read_pid
 from stack.system import System
 
@@ -63,13 +64,22 @@ class Pair:
         return workers
 
 
+def free_from(port: int, *, count: int) -> int:
+    """The first port from `port` on that is free with the count - 1 after it: near the
+    test stack's own, but not one another checkout's stack holds now."""
+    for first in range(port, port + 200, count):
+        if all(bind_error("127.0.0.1", first + k) is None for k in range(count)):
+            return first
+    raise AssertionError(f"no {count} free ports in a row from {port}")
+
+
 @pytest.fixture
 def pair(system: System, tmp_path: Path) -> Iterator[Pair]:
     config = dataclasses.replace(
         system.config,
         state_dir=tmp_path,
-        gateway_port=system.config.gateway_port + 30,
-        query_port=system.config.query_port + 30,
+        gateway_port=free_from(system.config.gateway_port + 30, count=1),
+        query_port=free_from(system.config.query_port + 30, count=2),
         query_instances=2,
     )
     env = system.service_env("query")
