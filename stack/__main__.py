@@ -102,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                 **{name: svc.is_running() for name, svc in system.services.items()},
                 "gateway": system.gateway.is_running(),
             }
+            ports = {name: f" :{svc.port}" for name, svc in system.services.items()}
             for name, running in parts.items():
-                print(f"{name:9} {'running' if running else 'stopped'}")
+                print(f"{name:9} {'running' if running else 'stopped'}{ports.get(name, '')}")
+            for service in system.leftover_query_instances():
+                print(f"{service.name:9} running :{service.port} (beyond QUERY_INSTANCES)")
             return 0 if all(parts.values()) else 3
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)

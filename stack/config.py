@@ -24,6 +24,23 @@ def _int_env(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+# How many query services the launcher may start: each is a gunicorn of its own, on
+# QUERY_PORT + k, so the range stays clear of the other parts' default ports.
+MAX_QUERY_INSTANCES = 16
+
+
+def _instances_env(name: str) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return 1
+    if not value.isdigit() or not 1 <= int(value) <= MAX_QUERY_INSTANCES:
+        raise StackError(
+            f"{name}={value!r} is not a number of query instances: use an integer from 1 "
+            f"to {MAX_QUERY_INSTANCES} (instance k listens on QUERY_PORT + k)"
+        )
+    return int(value)
+
+
 def _address_env(name: str, default: str) -> str:
     """An IP address to listen on. A host name is refused: the launcher checks the port on
     the exact address before it starts anything, and nginx would resolve a name itself."""
@@ -53,6 +70,8 @@ class StackConfig:
     rate_limit: int
     rate_burst: int
     cors_allowed_origins: str
+    # Query services, each its own gunicorn: instance k listens on query_port + k.
+    query_instances: int = 1
     # How long the gateway waits for a service's answer before its 504 (nginx time).
     upstream_timeout: str = "30s"
     # "" for `make up`, "TEST_" for `make test`: how the variables that move it are named.
@@ -95,7 +114,7 @@ class StackConfig:
         rate: tuple[int, int],
         cors_allowed_origins: str,
     ) -> StackConfig:
-        return cls(
+        config = cls(
             state_dir=state_dir.resolve(),
             gateway_host=_address_env(f"{env_prefix}GATEWAY_HOST", "127.0.0.1"),
             gateway_port=_int_env(f"{env_prefix}GATEWAY_PORT", 8080 + port_offset),
@@ -106,6 +125,7 @@ class StackConfig:
             command_workers=_int_env("COMMAND_WORKERS", 2),
             query_workers=_int_env("QUERY_WORKERS", 2),
             threads=_int_env("GUNICORN_THREADS", 4),
+            query_instances=_instances_env(f"{env_prefix}QUERY_INSTANCES"),
             # Requests per second per client address at the gateway, and the burst.
             rate_limit=_int_env(f"{env_prefix}GATEWAY_RATE_LIMIT", rate[0]),
             rate_burst=_int_env(f"{env_prefix}GATEWAY_RATE_BURST", rate[1]),
@@ -114,6 +134,18 @@ class StackConfig:
             ),
             env_prefix=env_prefix,
         )
+        others = {
+            config.port_variable(part): getattr(config, f"{part}_port")
+            for part in ("gateway", "command", "postgres")
+        }
+        for variable, port in others.items():
+            if port in config.query_ports[1:]:
+                raise StackError(
+                    f"{variable}={port} is the port of query instance {port - config.query_port} "
+                    f"({config.port_variable('query')} + {port - config.query_port}): move one of "
+                    f"them, or lower {env_prefix}QUERY_INSTANCES"
+                )
+        return config
 
     @property
     def gateway_listen(self) -> str:
@@ -128,6 +160,11 @@ class StackConfig:
         if host.is_unspecified:
             host = ipaddress.ip_address("::1" if host.version == 6 else "127.0.0.1")
         return f"http://{_bracketed(str(host))}:{self.gateway_port}"
+
+    @property
+    def query_ports(self) -> list[int]:
+        """Each query instance's port: QUERY_PORT, QUERY_PORT + 1, ..."""
+        return [self.query_port + k for k in range(self.query_instances)]
 
     def port_variable(self, part: str) -> str:
         """The environment variable that moves a part's port, e.g. TEST_GATEWAY_PORT."""

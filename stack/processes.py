@@ -66,17 +66,27 @@ def stop_pid(pid_file: Path, *, sig: int = signal.SIGTERM, timeout: float = 30) 
     pid_file.unlink(missing_ok=True)
 
 
-class Service:
-    """One Django service under gunicorn (gthread workers, so nginx can keep connections)."""
+def instance_name(kind: str, instance: int) -> str:
+    """`query` for the first query instance (its files keep their names), `query-1`..."""
+    return kind if instance == 0 else f"{kind}-{instance}"
 
-    def __init__(self, name: str, config: StackConfig, env: dict[str, str]) -> None:
-        self.name = name
+
+class Service:
+    """One Django service under gunicorn (gthread workers, so nginx can keep connections).
+    The query service may run as several instances, each its own gunicorn on its own port."""
+
+    def __init__(
+        self, kind: str, config: StackConfig, env: dict[str, str], *, instance: int = 0
+    ) -> None:
+        self.kind = kind
+        self.instance = instance
+        self.name = instance_name(kind, instance)
         self.config = config
         self.env = env
-        self.port = config.command_port if name == "command" else config.query_port
-        self.workers = config.command_workers if name == "command" else config.query_workers
-        self.pid_file = config.state_dir / "run" / f"{name}.pid"
-        self.log = config.logs_dir / f"{name}.log"
+        self.port = config.command_port if kind == "command" else config.query_port + instance
+        self.workers = config.command_workers if kind == "command" else config.query_workers
+        self.pid_file = config.state_dir / "run" / f"{self.name}.pid"
+        self.log = config.logs_dir / f"{self.name}.log"
 
     @property
     def url(self) -> str:
@@ -100,9 +110,9 @@ class Service:
             sys.executable,
             "-m",
             "gunicorn",
-            f"{self.name}_service.wsgi:application",
+            f"{self.kind}_service.wsgi:application",
             "--chdir",
-            str(REPO_ROOT / "services" / self.name),
+            str(REPO_ROOT / "services" / self.kind),
             "--bind",
             f"127.0.0.1:{self.port}",
             "--worker-class",
@@ -160,13 +170,23 @@ def _generated_fragments(config: StackConfig) -> Path:
     return directory
 
 
+def query_upstream_servers(config: StackConfig) -> str:
+    """The `server` lines of the gateway's query upstream, one per instance. After one
+    failure nginx leaves an instance out for 2 s, then gives it a request again: so a
+    stopped instance costs no more than that, and a restarted one is back without a reload."""
+    # One line: the template's comments name the placeholder too.
+    return " ".join(
+        f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in config.query_ports
+    )
+
+
 def render_gateway_config(config: StackConfig) -> str:
     """gateway/default.conf.template with the stack's address and ports, wrapped in a main
     context whose paths all live under the state folder (so nginx needs no root-owned files)."""
     values = {
         "GATEWAY_LISTEN": config.gateway_listen,
         "COMMAND_UPSTREAM": f"127.0.0.1:{config.command_port}",
-        "QUERY_UPSTREAM": f"127.0.0.1:{config.query_port}",
+        "QUERY_UPSTREAM_SERVERS": query_upstream_servers(config),
         "GATEWAY_ACCESS_LOG": str(config.logs_dir / "gateway-access.log"),
         "GATEWAY_RATE_LIMIT": str(config.rate_limit),
         "GATEWAY_RATE_BURST": str(config.rate_burst),
@@ -247,6 +267,23 @@ class Gateway:
         if result.returncode != 0:
             raise StackError(f"nginx did not start:\n{result.stderr}")
         wait_until(self._ready, timeout=20, what="the gateway")
+
+    def reload_if_changed(self) -> None:
+        """A running gateway whose config would now be another (QUERY_INSTANCES changed)
+        is reloaded: nginx's workers finish their requests, new ones read the new list."""
+        before = self.conf.read_text() if self.conf.exists() else ""
+        checked = self.test_config()
+        if self.conf.read_text() == before:
+            return
+        if checked.returncode != 0:
+            raise StackError(f"nginx rejected the gateway config:\n{checked.stderr}")
+        result = subprocess.run(
+            [str(nginx_binary()), "-p", str(self.runtime), "-c", str(self.conf), "-s", "reload"],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise StackError(f"nginx did not reload:\n{result.stderr}")
 
     def stop(self) -> None:
         # SIGQUIT: nginx's graceful shutdown, open requests are served to the end.

@@ -33,12 +33,28 @@ def _load_secrets(state_dir: Path) -> dict[str, str]:
     return values
 
 
+def _service_label(service: Service) -> str:
+    """How a busy-port message names a service; an extra query instance says which
+    variable its port follows."""
+    if service.instance == 0:
+        return f"the {service.kind} service"
+    prefix = service.config.env_prefix
+    return f"query instance {service.instance}, {prefix}QUERY_PORT + {service.instance}"
+
+
 class System:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.secrets = _load_secrets(config.state_dir)
         self.postgres = Postgres(config, self.secrets)
-        self.services = {name: Service(name, config, self.service_env(name)) for name in SERVICES}
+        self.services = {
+            service.name: service
+            for kind in SERVICES
+            for service in (
+                Service(kind, config, self.service_env(kind), instance=k)
+                for k in range(config.query_instances if kind == "query" else 1)
+            )
+        }
         self.gateway = Gateway(config)
 
     def database_url(self, service: str) -> str:
@@ -89,7 +105,7 @@ class System:
         parts: dict[str, tuple[str, str, int, Postgres | Service | Gateway]] = {
             "postgres": ("PostgreSQL", "127.0.0.1", config.postgres_port, self.postgres),
             **{
-                name: (f"the {name} service", "127.0.0.1", service.port, service)
+                name: (_service_label(service), "127.0.0.1", service.port, service)
                 for name, service in self.services.items()
             },
             "gateway": ("the gateway", config.gateway_host, config.gateway_port, self.gateway),
@@ -102,7 +118,7 @@ class System:
                 what=what,
                 host=host,
                 port=port,
-                variable=config.port_variable(name),
+                variable=config.port_variable(name.split("-")[0]),
                 host_variable=f"{config.env_prefix}GATEWAY_HOST" if name == "gateway" else None,
             )
             if message:
@@ -136,6 +152,8 @@ class System:
                 if not server.is_running():
                     started.append(server)
                     server.start()
+            if self.gateway not in started:
+                self.gateway.reload_if_changed()
         except BaseException as error:
             for part in reversed(started):
                 # A failed stop must not hide why the start failed.
@@ -146,9 +164,21 @@ class System:
             raise
         return True
 
+    def leftover_query_instances(self) -> list[Service]:
+        """Query instances a previous `up` with a larger QUERY_INSTANCES left running."""
+        run = self.config.state_dir / "run"
+        found = []
+        for pid_file in sorted(run.glob("query-*.pid")):
+            number = pid_file.stem.removeprefix("query-")
+            if number.isdigit() and pid_file.stem not in self.services:
+                service = Service("query", self.config, {}, instance=int(number))
+                if service.is_running():
+                    found.append(service)
+        return found
+
     def down(self) -> None:
         self.gateway.stop()
-        for service in self.services.values():
+        for service in [*self.services.values(), *self.leftover_query_instances()]:
             service.stop()
         self.postgres.stop()
 

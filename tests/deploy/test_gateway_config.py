@@ -38,6 +38,17 @@ def compose_mount_source(container_path: str) -> str:
     raise AssertionError(f"compose mounts nothing at {container_path}")
 
 
+def for_nginx_1_22(servers: str) -> str:
+    """Compose's query upstream as nginx 1.22 (this machine's) can parse it: without what
+    needs 1.27.3 (`resolver` in an upstream, `resolve` on a server: the compose image's
+    nginx has both, test_compose_query_upstream_follows_the_replicas checks they are
+    there) and with an address for the service name, which only Docker's DNS knows."""
+    servers = re.sub(r"resolver [^;]*;\s*", "", servers)
+    servers = servers.replace(" resolve", "").replace("query:8000", "127.0.0.1:18997")
+    assert "resolve" not in servers and "query" not in servers, servers
+    return servers
+
+
 def listen_directives(rendered: str) -> list[str]:
     return re.findall(r"^\s*listen\s+([^;]+);", rendered, flags=re.MULTILINE)
 
@@ -69,7 +80,7 @@ def test_compose_style_rendering_passes_nginx_t(tmp_path):
         # compose's own value: nginx -t parses `listen` without binding it.
         "GATEWAY_LISTEN": COMPOSE_GATEWAY_ENV["GATEWAY_LISTEN"],
         "COMMAND_UPSTREAM": "127.0.0.1:18998",
-        "QUERY_UPSTREAM": "127.0.0.1:18997",
+        "QUERY_UPSTREAM_SERVERS": for_nginx_1_22(COMPOSE_GATEWAY_ENV["QUERY_UPSTREAM_SERVERS"]),
         "GATEWAY_ACCESS_LOG": "/dev/stdout",
         "GATEWAY_RATE_LIMIT": "100",
         "GATEWAY_RATE_BURST": "200",
@@ -205,3 +216,78 @@ def test_the_launcher_generates_the_gateway_fragments_when_it_renders_its_config
     assert f'include "{generated}/' in rendered
     assert {path.name: path.read_text() for path in generated.iterdir()} == gateway_config.render()
     assert "Request timeout (renamed)" in (generated / "problems.conf").read_text()
+
+
+def upstream_servers(rendered: str, name: str) -> list[str]:
+    [block] = re.findall(r"upstream " + name + r" \{(.*?)\}", rendered, flags=re.DOTALL)
+    return re.findall(r"\bserver\s+([^;]+);", block)
+
+
+def test_the_gateway_balances_over_every_query_instance(monkeypatch, tmp_path):
+    monkeypatch.setenv("QUERY_PORT", "18502")
+    monkeypatch.setenv("QUERY_INSTANCES", "3")
+    config = StackConfig.from_env(state_dir=tmp_path)
+    rendered = render_gateway_config(config)
+    assert upstream_servers(rendered, "jobs_query") == [
+        f"127.0.0.1:{port} max_fails=1 fail_timeout=2s" for port in (18502, 18503, 18504)
+    ]
+    # Writes have one server to go to.
+    assert upstream_servers(rendered, "jobs_command") == [f"127.0.0.1:{config.command_port}"]
+    result = Gateway(config).test_config()
+    assert result.returncode == 0, result.stderr
+
+
+def test_one_query_instance_is_the_default(monkeypatch, tmp_path):
+    monkeypatch.delenv("QUERY_INSTANCES", raising=False)
+    config = StackConfig.from_env(state_dir=tmp_path)
+    assert upstream_servers(render_gateway_config(config), "jobs_query") == [
+        f"127.0.0.1:{config.query_port} max_fails=1 fail_timeout=2s"
+    ]
+
+
+@pytest.mark.parametrize("value", ["0", "17", "two", "-1", "1.5"])
+def test_query_instances_must_be_an_integer_from_1_to_16(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("QUERY_INSTANCES", value)
+    with pytest.raises(StackError, match=rf"QUERY_INSTANCES='{re.escape(value)}' .* from 1 to 16"):
+        StackConfig.from_env(state_dir=tmp_path)
+
+
+def test_a_query_instance_may_not_take_another_parts_port(monkeypatch, tmp_path):
+    monkeypatch.setenv("QUERY_PORT", "18502")
+    monkeypatch.setenv("COMMAND_PORT", "18504")
+    monkeypatch.setenv("QUERY_INSTANCES", "3")
+    with pytest.raises(StackError, match=r"COMMAND_PORT=18504 is the port of query instance 2"):
+        StackConfig.from_env(state_dir=tmp_path)
+
+
+def test_reads_are_retried_on_another_instance_and_writes_never(tmp_path):
+    """Every location that proxies retries only a refused or dropped connection (and
+    nginx's 502-class answers), never a 503 from a service: the database-unavailable one
+    would be the same on every instance, and a query-timeout would take as long again."""
+    config = dataclasses.replace(StackConfig.for_tests(), state_dir=tmp_path)
+    rendered = render_gateway_config(config)
+    server_level = re.split(r"^\s*location ", rendered, maxsplit=1, flags=re.MULTILINE)[0]
+    assert re.search(r"^\s*proxy_next_upstream off;", server_level, flags=re.MULTILINE)
+    assert "proxy_next_upstream_tries 2;" in server_level
+    assert "proxy_next_upstream_timeout 5s;" in server_level
+    locations = re.split(r"^\s*location ", rendered, flags=re.MULTILINE)[1:]
+    proxying = [location for location in locations if "proxy_pass" in location]
+    assert len(proxying) == 5
+    for location in proxying:
+        [rule] = re.findall(r"proxy_next_upstream ([^;]+);", location)
+        assert rule == "error timeout http_502", location
+    assert not re.search(r"^\s*proxy_next_upstream [^;]*non_idempotent", rendered, re.MULTILINE)
+
+
+def test_compose_query_upstream_follows_the_replicas():
+    """`--scale query=N`: the upstream names the service, and nginx re-resolves it at
+    Docker's DNS, which needs nginx 1.27.3 or later in the image."""
+    servers = COMPOSE_GATEWAY_ENV["QUERY_UPSTREAM_SERVERS"]
+    assert re.search(r"\bresolver 127\.0\.0\.11 valid=5s\b", servers)
+    assert re.search(r"\bserver query:8000 resolve\b", servers)
+    version = COMPOSE_GATEWAY["image"].removeprefix("nginx:")
+    assert tuple(int(part) for part in version.split(".")) >= (1, 27, 3), version
+    template = (GATEWAY_DIR / "default.conf.template").read_text()
+    [block] = re.findall(r"upstream jobs_query \{(.*?)\}", template, flags=re.DOTALL)
+    # `resolve` keeps its addresses in the upstream's shared zone.
+    assert re.search(r"^\s*zone jobs_query \d+k;", block, flags=re.MULTILINE)

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from stack.config import REPO_ROOT
-from stack.ports import listeners
+from stack.ports import bind_error, listeners
 from stack.processes import stop_pid
 
 VARIABLES = {
@@ -63,9 +63,10 @@ class Launcher:
             COMMAND_WORKERS="1",
             QUERY_WORKERS="1",
             GUNICORN_THREADS="2",
+            QUERY_INSTANCES="1",
             **{VARIABLES[part]: str(port) for part, port in self.ports.items()},
-            **(env or {}),
         )
+        environment.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "stack", command],
             cwd=REPO_ROOT,
@@ -195,3 +196,41 @@ def test_clean_stops_everything_and_removes_the_data(stopped):
     assert stopped.run("up").returncode == 0
     page = httpx.get(f"{stopped.gateway_url}/api/jobs/", timeout=10).json()
     assert page["count"] == 0
+
+
+def two_free_ports() -> int:
+    """A port that is free, and the next one too (query instance 1 takes QUERY_PORT + 1)."""
+    for port in spare_ports(20):
+        if bind_error("127.0.0.1", port + 1) is None and bind_error("127.0.0.1", port) is None:
+            return port
+    raise AssertionError("no two free ports in a row")
+
+
+def test_query_instances_each_run_on_their_port_and_down_stops_them_all(stopped):
+    """QUERY_INSTANCES=2: the port check covers the second instance and names the variable
+    that moves it; each instance runs and is listed by `status`; a `down` with the
+    default 1 still stops the second."""
+    port = two_free_ports()
+    two = {"QUERY_PORT": str(port), "QUERY_INSTANCES": "2"}
+    with socket.create_server(("127.0.0.1", port + 1)):
+        busy = stopped.run("up", env=two)
+    assert busy.returncode != 0
+    assert f"port {port + 1} (query instance 1, QUERY_PORT + 1) is in use" in busy.stderr
+    assert "set QUERY_PORT to a free port" in busy.stderr
+    try:
+        up = stopped.run("up", env=two)
+        assert up.returncode == 0, up.stderr
+        status = stopped.run("status", env=two)
+        assert status.returncode == 0, status.stdout
+        assert f"query     running :{port}" in status.stdout
+        assert f"query-1   running :{port + 1}" in status.stdout
+        for instance in (port, port + 1):
+            assert httpx.get(f"http://127.0.0.1:{instance}/readyz", timeout=10).status_code == 200
+        assert (stopped.state_dir / "logs" / "query-1.log").exists()
+        down = stopped.run("down", env={"QUERY_PORT": str(port)})
+        assert down.returncode == 0, down.stderr
+        assert live_pid(stopped.state_dir / "run" / "query-1.pid") is None
+        assert listeners(port + 1) == []
+        stopped.assert_nothing_runs()
+    finally:
+        stopped.run("down", env=two)
