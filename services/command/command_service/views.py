@@ -1,10 +1,12 @@
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -18,6 +20,8 @@ from shared.api.openapi import problem_responses
 from shared.api.serializers import JobOutputSerializer, job_data
 from shared.api.views import JsonApiView
 from shared.domain.models import IDEMPOTENCY_KEY_MAX_LENGTH, Job
+
+logger = logging.getLogger("jobs.consistency")
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
@@ -56,8 +60,16 @@ class WriteApiView(JsonApiView):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if status.is_success(response.status_code):
-            response[consistency.HEADER] = consistency.issue(services.write_position())
+        if not status.is_success(response.status_code):
+            return response
+        try:
+            position = services.write_position()
+        except DatabaseError:
+            # The write committed, then the database went away: its success stands,
+            # without a token (the client's next reads have the usual staleness bound).
+            logger.warning("consistency token not issued: database unavailable after commit")
+            return response
+        response[consistency.HEADER] = consistency.issue(position)
         return response
 
 

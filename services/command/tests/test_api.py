@@ -4,8 +4,10 @@ import json
 import re
 
 import pytest
+from django.db import OperationalError, connection
 
 from command_service import services
+from shared.api import consistency
 from shared.api.etags import job_etag
 from shared.domain.enums import JobStatusType
 from shared.domain.models import IDEMPOTENCY_KEY_MAX_LENGTH, Job, JobStatus
@@ -429,3 +431,28 @@ def test_the_name_rule_and_the_descriptions_pattern_agree(api, name):
     assert (response.status_code == 201) is described, (name, response.content)
     if described:
         assert response.json()["name"] == name.strip()
+
+
+def test_a_write_answers_a_consistency_token_of_a_position_at_or_past_it(api):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        (before,) = cursor.fetchone()
+    response = api.post("/api/jobs/", {"name": "token"}, format="json")
+    assert response.status_code == 201
+    position = consistency.wal_position(response["Consistency-Token"])
+    assert position >= consistency.wal_position(consistency.issue(before))
+
+
+def test_a_write_whose_database_goes_away_after_commit_still_succeeds_without_a_token(
+    api, monkeypatch
+):
+    """A 500 there would tell the client a committed write failed."""
+
+    def gone() -> str:
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(services, "write_position", gone)
+    response = api.post("/api/jobs/", {"name": "committed"}, format="json")
+    assert response.status_code == 201
+    assert "Consistency-Token" not in response
+    assert Job.objects.filter(name="committed").count() == 1
