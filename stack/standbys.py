@@ -26,7 +26,7 @@ def slot_name(number: int) -> str:
     return f"{SLOT_PREFIX}{number}"
 
 
-def _bin(name: str) -> str:
+def standby_binary(name: str) -> str:
     """A PostgreSQL program from the bindir the primary uses, or a message naming it."""
     path = postgres_bindir() / name
     if not path.exists():
@@ -82,7 +82,7 @@ class Standby:
     def is_running(self) -> bool:
         if not self.exists():
             return False
-        return self._run([_bin("pg_ctl"), "status", "-D", str(self.data)]).returncode == 0
+        return self._run([standby_binary("pg_ctl"), "status", "-D", str(self.data)]).returncode == 0
 
     def _write_passfile(self) -> None:
         password = self.primary.secrets["replication_password"]
@@ -104,7 +104,7 @@ class Standby:
         shutil.rmtree(self.data, ignore_errors=True)
         result = self._run(
             [
-                _bin("pg_basebackup"),
+                standby_binary("pg_basebackup"),
                 *("-h", "127.0.0.1", "-p", str(self.config.postgres_port)),
                 *("-U", REPLICATION_ROLE, "-w"),
                 *("-D", str(self.data)),
@@ -139,7 +139,7 @@ class Standby:
         )
         result = self._run(
             [
-                _bin("pg_ctl"),
+                standby_binary("pg_ctl"),
                 *("start", "-D", str(self.data), "-l", str(self.log)),
                 *("-w", "-t", "60", "-o", options),
             ]
@@ -150,7 +150,7 @@ class Standby:
 
     def stop(self) -> None:
         if self.is_running():
-            self._run([_bin("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"])
+            self._run([standby_binary("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"])
 
     def remove(self) -> None:
         """Stop it, drop its slot (else the primary keeps WAL for it forever), delete it."""

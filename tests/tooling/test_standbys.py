@@ -19,7 +19,9 @@ import pytest
 
 from stack.config import ADMIN_ROLE, QUERY_ROLE, REPLICATION_ROLE, REPO_ROOT, StackConfig
 from stack.ports import bind_error, listeners
+from stack.standbys import standby_binary
 from stack.system import System
+from stack.tools import StackError
 from tests.tooling.test_launcher import live_pid
 
 WAIT = 10.0  # seconds: the bound on every wait for replication
@@ -253,3 +255,14 @@ def test_an_invalid_read_replicas_is_refused_with_the_variable_named(value, tmp_
     assert "0 to 8" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "postgres").exists()
+
+
+def test_a_missing_pg_basebackup_is_named_with_what_to_do(tmp_path, monkeypatch):
+    # A bin folder like an embedded PostgreSQL without the client programs.
+    for name in ("initdb", "pg_ctl", "postgres"):
+        (tmp_path / name).symlink_to(Path(shutil.which(name) or "/bin/true"))
+    monkeypatch.setenv("PG_BIN", str(tmp_path))
+    with pytest.raises(StackError, match="pg_basebackup is not in") as error:
+        standby_binary("pg_basebackup")
+    assert "READ_REPLICAS" in str(error.value)
+    assert standby_binary("pg_ctl") == str(tmp_path / "pg_ctl")
