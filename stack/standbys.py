@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -209,9 +210,10 @@ class Standbys:
                 messages.append(message)
         return messages
 
-    def up(self) -> list[Standby]:
+    def up(self, on_start: Callable[[Standby], object] | None = None) -> list[Standby]:
         """Make and start the wanted standbys (the primary runs); remove the ones beyond
-        READ_REPLICAS, whose slots would hold WAL forever. Returns those this run started."""
+        READ_REPLICAS, whose slots would hold WAL forever. Returns those this run started,
+        each also given to on_start before it starts, so a later failure can stop it."""
         wanted = {standby.number for standby in self.wanted}
         for extra in self.on_disk():
             if extra.number not in wanted:
@@ -222,6 +224,8 @@ class Standbys:
                 continue
             standby.create()
             started.append(standby)
+            if on_start is not None:
+                on_start(standby)
             standby.start()
         return started
 

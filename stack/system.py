@@ -166,7 +166,7 @@ class System:
             self.start_database()
             self.migrate()
             # After the migrations, so a new standby's base backup has the schema at once.
-            started.extend(self.standbys.up())
+            self.standbys.up(on_start=started.append)
             servers: list[Service | Gateway] = [*self.services.values(), self.gateway]
             for server in servers:
                 if not server.is_running():

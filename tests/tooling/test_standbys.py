@@ -266,3 +266,26 @@ def test_a_missing_pg_basebackup_is_named_with_what_to_do(tmp_path, monkeypatch)
         standby_binary("pg_basebackup")
     assert "READ_REPLICAS" in str(error.value)
     assert standby_binary("pg_ctl") == str(tmp_path / "pg_ctl")
+
+
+def test_a_busy_standby_port_stops_up_before_anything_starts(tmp_path):
+    port = _primary_port_with_a_free_next()
+    with socket.create_server(("127.0.0.1", port + 1)):
+        result = subprocess.run(
+            [sys.executable, "-m", "stack", "up"],
+            cwd=REPO_ROOT,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "STACK_DIR": str(tmp_path),
+                "POSTGRES_PORT": str(port),
+                "READ_REPLICAS": "1",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {port + 1} (PostgreSQL standby 1)" in result.stderr
+    assert "POSTGRES_PORT (standby 1 listens on it + 1)" in result.stderr
+    assert "Nothing was started." in result.stderr
+    assert not (tmp_path / "postgres").exists()
