@@ -58,6 +58,23 @@ def _bounded_int_env(name: str, default: int, low: int, high: int) -> int:
     return number
 
 
+def _check_standby_ports(config: StackConfig) -> None:
+    """Standby k's port (POSTGRES_PORT + k) must be no other part's."""
+    others = {
+        config.gateway_port: config.port_variable("gateway"),
+        config.command_port: config.port_variable("command"),
+        **{port: config.port_variable("query") for port in config.query_ports},
+    }
+    for number in range(1, config.read_replicas + 1):
+        port = config.standby_port(number)
+        if port in others:
+            raise StackError(
+                f"{others[port]}={port} is the port of PostgreSQL standby {number} "
+                f"({config.port_variable('postgres')} + {number}): move one of them, "
+                f"or lower {config.env_prefix}READ_REPLICAS"
+            )
+
+
 def _address_env(name: str, default: str) -> str:
     """An IP address to listen on. A host name is refused: the launcher checks the port on
     the exact address before it starts anything, and nginx would resolve a name itself."""
@@ -170,6 +187,7 @@ class StackConfig:
                     f"({config.port_variable('query')} + {port - config.query_port}): move one of "
                     f"them, or lower {env_prefix}QUERY_INSTANCES"
                 )
+        _check_standby_ports(config)
         return config
 
     @property

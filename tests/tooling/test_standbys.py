@@ -289,3 +289,13 @@ def test_a_busy_standby_port_stops_up_before_anything_starts(tmp_path):
     assert "POSTGRES_PORT (standby 1 listens on it + 1)" in result.stderr
     assert "Nothing was started." in result.stderr
     assert not (tmp_path / "postgres").exists()
+
+
+def test_a_standby_port_that_is_another_parts_port_is_refused(monkeypatch):
+    monkeypatch.setenv("POSTGRES_PORT", "47000")
+    monkeypatch.setenv("COMMAND_PORT", "47002")
+    monkeypatch.setenv("READ_REPLICAS", "2")
+    with pytest.raises(StackError, match=r"COMMAND_PORT=47002 is the port of PostgreSQL standby 2"):
+        StackConfig.from_env(state_dir=Path(tempfile.gettempdir()))
+    monkeypatch.setenv("READ_REPLICAS", "1")
+    assert StackConfig.from_env(state_dir=Path(tempfile.gettempdir())).standby_port(1) == 47001
