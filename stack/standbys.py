@@ -191,7 +191,11 @@ class Standbys:
         return [Standby(k, self.primary) for k in sorted(numbers)]
 
     def is_running(self) -> bool:
-        return all(standby.is_running() for standby in self.wanted)
+        """The wanted standbys run and no other is left on disk: else `up` has work to do
+        (a lower READ_REPLICAS removes the standbys above it, and their slots)."""
+        wanted = {standby.number for standby in self.wanted}
+        extra = [standby for standby in self.on_disk() if standby.number not in wanted]
+        return not extra and all(standby.is_running() for standby in self.wanted)
 
     def busy_ports(self) -> list[str]:
         prefix = self.config.env_prefix

@@ -199,7 +199,10 @@ def test_up_again_reuses_the_standby(replicated):
 
 def test_fewer_replicas_remove_the_extra_standby_and_its_slot(replicated):
     fewer = _system(replicated.config.state_dir, replicated.config.postgres_port, read_replicas=0)
+    # Standby 1 left on disk is work for `up`: the stack is not "already running".
+    assert not fewer.standbys.is_running()
     fewer.standbys.up()
+    assert fewer.standbys.is_running()
     try:
         assert not (replicated.config.state_dir / "postgres-standby-1").exists()
         with psycopg.connect(replicated.postgres.admin_url, autocommit=True) as conn:
