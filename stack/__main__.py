@@ -4,12 +4,17 @@ what the Makefile targets call."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stack.config import REPO_ROOT, StackConfig
 from stack.tools import StackError
+
+if TYPE_CHECKING:
+    from stack.system import System
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,11 +112,35 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:9} {'running' if running else 'stopped'}{ports.get(name, '')}")
             for service in system.leftover_query_instances():
                 print(f"{service.name:9} running :{service.port} (beyond QUERY_INSTANCES)")
-            return 0 if all(parts.values()) else 3
+            standbys_running = _print_standbys(system)
+            return 0 if all(parts.values()) and standbys_running else 3
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_standbys(system: System) -> bool:
+    """One line per READ_REPLICAS standby: its port, and its replay lag while it streams."""
+    standbys = system.standbys.wanted
+    if not standbys:
+        return True
+    lags = {}
+    if system.postgres.is_running():
+        with contextlib.suppress(Exception):
+            lags = system.standbys.lag()
+    for standby in standbys:
+        running = standby.is_running()
+        line = f"standby {standby.number} {'running' if running else 'stopped'} "
+        line += f"(127.0.0.1:{standby.port}, slot {standby.slot}"
+        lag = lags.get(standby.number)
+        if lag is not None and lag.active:
+            seconds = "?" if lag.replay_seconds is None else f"{lag.replay_seconds:.3f} s"
+            line += f", replay lag {lag.replay_bytes} bytes, {seconds}"
+        elif running:
+            line += ", not streaming"
+        print(line + ")")
+    return all(standby.is_running() for standby in standbys)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ DATABASE_NAME = "jobs"
 ADMIN_ROLE = "jobs_admin"
 COMMAND_ROLE = "jobs_command"
 QUERY_ROLE = "jobs_query"
+REPLICATION_ROLE = "jobs_replication"
+# Hot standbys the launcher may run (READ_REPLICAS); standby k listens on POSTGRES_PORT + k.
+MAX_READ_REPLICAS = 8
 # The browser origin the test stack allows, for the CORS contract tests.
 TEST_ORIGIN = "http://dashboard.test"
 
@@ -39,6 +42,37 @@ def _instances_env(name: str) -> int:
             f"to {MAX_QUERY_INSTANCES} (instance k listens on QUERY_PORT + k)"
         )
     return int(value)
+
+
+def _bounded_int_env(name: str, default: int, low: int, high: int) -> int:
+    """An integer in low..high; anything else is refused with the variable named."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise StackError(f"{name}={value!r} is not a whole number from {low} to {high}")
+    return number
+
+
+def _check_standby_ports(config: StackConfig) -> None:
+    """Standby k's port (POSTGRES_PORT + k) must be no other part's."""
+    others = {
+        config.gateway_port: config.port_variable("gateway"),
+        config.command_port: config.port_variable("command"),
+        **{port: config.port_variable("query") for port in config.query_ports},
+    }
+    for number in range(1, config.read_replicas + 1):
+        port = config.standby_port(number)
+        if port in others:
+            raise StackError(
+                f"{others[port]}={port} is the port of PostgreSQL standby {number} "
+                f"({config.port_variable('postgres')} + {number}): move one of them, "
+                f"or lower {config.env_prefix}READ_REPLICAS"
+            )
 
 
 def _address_env(name: str, default: str) -> str:
@@ -74,6 +108,10 @@ class StackConfig:
     query_instances: int = 1
     # How long the gateway waits for a service's answer before its 504 (nginx time).
     upstream_timeout: str = "30s"
+    # Streaming hot standbys of the primary (stack/standbys.py), and how far behind each
+    # deliberately applies (recovery_min_apply_delay, for tests of stale reads).
+    read_replicas: int = 0
+    standby_apply_delay_ms: int = 0
     # "" for `make up`, "TEST_" for `make test`: how the variables that move it are named.
     env_prefix: str = ""
 
@@ -133,6 +171,10 @@ class StackConfig:
                 f"{env_prefix}CORS_ALLOWED_ORIGINS", cors_allowed_origins
             ),
             env_prefix=env_prefix,
+            read_replicas=_bounded_int_env(f"{env_prefix}READ_REPLICAS", 0, 0, MAX_READ_REPLICAS),
+            standby_apply_delay_ms=_bounded_int_env(
+                f"{env_prefix}STANDBY_APPLY_DELAY_MS", 0, 0, 3_600_000
+            ),
         )
         others = {
             config.port_variable(part): getattr(config, f"{part}_port")
@@ -145,6 +187,7 @@ class StackConfig:
                     f"({config.port_variable('query')} + {port - config.query_port}): move one of "
                     f"them, or lower {env_prefix}QUERY_INSTANCES"
                 )
+        _check_standby_ports(config)
         return config
 
     @property
@@ -169,6 +212,10 @@ class StackConfig:
     def port_variable(self, part: str) -> str:
         """The environment variable that moves a part's port, e.g. TEST_GATEWAY_PORT."""
         return f"{self.env_prefix}{part.upper()}_PORT"
+
+    def standby_port(self, number: int) -> int:
+        """Standby k (1..read_replicas) listens on the primary's port + k."""
+        return self.postgres_port + number
 
     @property
     def logs_dir(self) -> Path:

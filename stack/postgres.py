@@ -6,14 +6,19 @@ import os
 import pwd
 import shutil
 import subprocess
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from stack.config import ADMIN_ROLE, DATABASE_NAME, REPO_ROOT, StackConfig
+from stack.config import ADMIN_ROLE, DATABASE_NAME, REPLICATION_ROLE, REPO_ROOT, StackConfig
 from stack.tools import StackError, postgres_bindir
 
 ROLES_SQL = REPO_ROOT / "db" / "roles.sql"
+# First in pg_hba.conf, as the first matching line decides: the replication role may open
+# replication connections (initdb's own `host replication all 127.0.0.1/32` line) and no
+# other kind ("all" matches every database but not `replication`).
+HBA_REPLICATION_ONLY = f"host all {REPLICATION_ROLE} all reject\n"
 
 
 def _server_user() -> str | None:
@@ -64,23 +69,13 @@ class Postgres:
         return self.url(ADMIN_ROLE, "admin_password")
 
     def _prepare_root(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if self.user is None:
-            return
-        account = pwd.getpwnam(self.user)
-        for path in [self.root, *self.root.rglob("*")]:
-            os.chown(path, account.pw_uid, account.pw_gid)
-        if self._run(["test", "-w", str(self.root)]).returncode != 0:
-            raise StackError(
-                f"the PostgreSQL user {self.user!r} cannot write {self.root}: a parent folder "
-                "is closed to other users. Clone the project where others may enter "
-                "(e.g. under /srv or /tmp), or set STACK_DIR to such a place."
-            )
+        prepare_server_folder(self.root, self.user)
 
     def initialise(self) -> None:
         """initdb once; the admin role's password is set at birth, password auth everywhere."""
         self._prepare_root()
         if (self.data / "PG_VERSION").exists():
+            self.restrict_replication_role()
             return
         password_file = self.root / "admin-password"
         password_file.write_text(self.secrets["admin_password"])
@@ -105,6 +100,22 @@ class Postgres:
             password_file.unlink(missing_ok=True)
         if result.returncode != 0:
             raise StackError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+        self.restrict_replication_role()
+
+    def restrict_replication_role(self) -> None:
+        """Put the replication role's `reject` line first in pg_hba.conf, once; data folders
+        made before the role existed get it on their next `make up` (and a reload)."""
+        hba = self.data / "pg_hba.conf"
+        if not hba.exists():
+            return
+        text = hba.read_text()
+        if text.startswith(HBA_REPLICATION_ONLY):
+            return
+        hba.write_text(HBA_REPLICATION_ONLY + text)
+        if self.user is not None:
+            shutil.chown(hba, self.user, self.user)
+        if self.is_running():
+            self._run([self._bin("pg_ctl"), "reload", "-D", str(self.data)])
 
     def is_running(self) -> bool:
         if not (self.data / "PG_VERSION").exists():
@@ -162,10 +173,27 @@ class Postgres:
             for variable, key in (
                 ("command_password", "command_password"),
                 ("query_password", "query_password"),
+                ("replication_password", "replication_password"),
             ):
                 literal = sql.Literal(self.secrets[key]).as_string(conn)
                 script = script.replace(f":'{variable}'", literal)
             conn.execute(script)  # type: ignore[arg-type]
+
+
+def prepare_server_folder(root: Path, user: str | None) -> None:
+    """A folder of ours the PostgreSQL OS user owns (when we are root) and can write."""
+    root.mkdir(parents=True, exist_ok=True)
+    if user is None:
+        return
+    account = pwd.getpwnam(user)
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    if subprocess.run(["test", "-w", str(root)], user=user).returncode != 0:
+        raise StackError(
+            f"the PostgreSQL user {user!r} cannot write {root}: a parent folder "
+            "is closed to other users. Clone the project where others may enter "
+            "(e.g. under /srv or /tmp), or set STACK_DIR to such a place."
+        )
 
 
 def _has_c_utf8() -> bool:

@@ -15,19 +15,28 @@ from stack.config import COMMAND_ROLE, QUERY_ROLE, REPO_ROOT, StackConfig
 from stack.ports import busy_port_message
 from stack.postgres import Postgres
 from stack.processes import SERVICES, Gateway, Service
+from stack.standbys import Standby, Standbys
 from stack.tools import StackError
+
+SECRET_KEYS = (
+    "admin_password",
+    "command_password",
+    "query_password",
+    "secret_key",
+    "replication_password",
+)
 
 
 def _load_secrets(state_dir: Path) -> dict[str, str]:
-    """Passwords and the Django secret key, made once per state folder and kept there (0600)."""
+    """Passwords and the Django secret key, made once per state folder and kept there (0600).
+    A file from before a secret existed gains it and keeps the others."""
     path = state_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [key for key in SECRET_KEYS if key not in values]
+    if not missing:
+        return values
     state_dir.mkdir(parents=True, exist_ok=True)
-    values = {
-        key: secrets.token_urlsafe(32)
-        for key in ("admin_password", "command_password", "query_password", "secret_key")
-    }
+    values.update({key: secrets.token_urlsafe(32) for key in missing})
     path.write_text(json.dumps(values, indent=2))
     path.chmod(0o600)
     return values
@@ -47,6 +56,7 @@ class System:
         self.config = config
         self.secrets = _load_secrets(config.state_dir)
         self.postgres = Postgres(config, self.secrets)
+        self.standbys = Standbys(self.postgres)
         self.services = {
             service.name: service
             for kind in SERVICES
@@ -61,6 +71,13 @@ class System:
         if service == "command":
             return self.postgres.url(COMMAND_ROLE, "command_password")
         return self.postgres.url(QUERY_ROLE, "query_password")
+
+    def standby_database_urls(self, service: str) -> list[str]:
+        """The standbys' URLs for a service's role, standby 1 first (for reads: a standby
+        refuses writes). The services do not use them yet."""
+        if service == "command":
+            return [s.url(COMMAND_ROLE, "command_password") for s in self.standbys.wanted]
+        return [s.url(QUERY_ROLE, "query_password") for s in self.standbys.wanted]
 
     def service_env(self, service: str) -> dict[str, str]:
         return {
@@ -79,6 +96,7 @@ class System:
             self.postgres.is_running()
             and all(service.is_running() for service in self.services.values())
             and self.gateway.is_running()
+            and self.standbys.is_running()
         )
 
     def start_database(self) -> None:
@@ -123,7 +141,7 @@ class System:
             )
             if message:
                 messages.append(message)
-        return messages
+        return [*messages, *self.standbys.busy_ports()]
 
     def check_ports(self) -> None:
         """Refuse to start anything while a port of ours is taken: nginx would otherwise fail
@@ -141,12 +159,14 @@ class System:
         if self.is_running():
             return False
         self.check_ports()
-        started: list[Postgres | Service | Gateway] = []
+        started: list[Postgres | Standby | Service | Gateway] = []
         try:
             if not self.postgres.is_running():
                 started.append(self.postgres)
             self.start_database()
             self.migrate()
+            # After the migrations, so a new standby's base backup has the schema at once.
+            self.standbys.up(on_start=started.append)
             servers: list[Service | Gateway] = [*self.services.values(), self.gateway]
             for server in servers:
                 if not server.is_running():
@@ -180,8 +200,15 @@ class System:
         self.gateway.stop()
         for service in [*self.services.values(), *self.leftover_query_instances()]:
             service.stop()
+        # Before the primary, whose fast shutdown waits for its WAL senders.
+        self.standbys.down()
         self.postgres.stop()
 
     def clean(self) -> None:
+        # The standbys' slots are dropped while the primary still runs, so that none
+        # outlives its standby even when the primary's data is kept elsewhere.
+        if self.postgres.is_running():
+            with contextlib.suppress(Exception):
+                self.standbys.remove_all()
         self.down()
         shutil.rmtree(self.config.state_dir, ignore_errors=True)

@@ -8,6 +8,7 @@ asks of the services.
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import compose_spec
@@ -38,7 +39,14 @@ COMPOSE = yaml.safe_load(interpolate(RAW, {"SECRET_KEY": "compose-test"}))
 def test_compose_file_parses_as_the_compose_specification():
     parsed = compose_spec.PyCompose.from_json(json.dumps(COMPOSE))
     parsed.validate()
-    assert parsed.service_names() == ["postgres", "migrate", "command", "query", "gateway"]
+    assert parsed.service_names() == [
+        "postgres",
+        "postgres-standby",
+        "migrate",
+        "command",
+        "query",
+        "gateway",
+    ]
 
 
 def test_the_compose_spec_parser_does_reject_an_invalid_file():
@@ -79,7 +87,7 @@ def test_every_dependency_is_a_service_of_the_file():
         assert set(service.get("depends_on", {})) <= set(COMPOSE["services"])
 
 
-@pytest.mark.parametrize("service", ["postgres", "command", "query", "gateway"])
+@pytest.mark.parametrize("service", ["postgres", "postgres-standby", "command", "query", "gateway"])
 def test_long_running_services_have_healthchecks(service):
     assert COMPOSE["services"][service]["healthcheck"]["test"]
 
@@ -124,3 +132,71 @@ def test_nothing_but_the_gateway_is_published():
     """The services and PostgreSQL are reached over compose's own network only."""
     published = {name for name, service in COMPOSE["services"].items() if "ports" in service}
     assert published == {"gateway"}
+
+
+STANDBY = COMPOSE["services"]["postgres-standby"]
+
+
+def test_the_standby_is_an_opt_in_profile_of_the_same_image():
+    assert STANDBY["profiles"] == ["replicas"]
+    assert STANDBY["image"] == COMPOSE["services"]["postgres"]["image"]
+    # Every other service runs without a profile: `docker compose up` is unchanged.
+    others = [name for name, service in COMPOSE["services"].items() if "profiles" in service]
+    assert others == ["postgres-standby"]
+
+
+def test_the_standby_starts_after_a_healthy_primary_and_is_not_published():
+    assert STANDBY["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert "ports" not in STANDBY
+    assert STANDBY["healthcheck"]["test"]
+
+
+def test_the_standby_has_its_own_volume_and_the_entrypoint_it_names():
+    volumes = [volume.split(":") for volume in STANDBY["volumes"]]
+    data = [v for v in volumes if v[1] == STANDBY["environment"]["PGDATA"]]
+    assert data == [["pgstandby", "/var/lib/postgresql/data"]]
+    assert "pgstandby" in COMPOSE["volumes"]
+    primary_volumes = [v.split(":")[0] for v in COMPOSE["services"]["postgres"]["volumes"]]
+    assert "pgstandby" not in primary_volumes
+    mounts = {target: source for source, target, *_ in volumes}
+    assert mounts[STANDBY["entrypoint"][0]] == "./db/standby-entrypoint.sh"
+
+
+def test_primary_and_standby_share_the_replication_password():
+    primary = COMPOSE["services"]["postgres"]["environment"]["JOBS_REPLICATION_PASSWORD"]
+    assert STANDBY["environment"]["JOBS_REPLICATION_PASSWORD"] == primary
+
+
+STANDBY_SCRIPT = (ROOT / "db" / "standby-entrypoint.sh").read_text()
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+@pytest.mark.parametrize("script", ["standby-entrypoint.sh", "init-roles.sh"])
+def test_the_database_scripts_parse(shell, script):
+    result = subprocess.run([shell, "-n", str(ROOT / "db" / script)], capture_output=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("script", ["standby-entrypoint.sh", "init-roles.sh"])
+def test_the_database_scripts_are_executable_and_stop_on_errors(script):
+    path = ROOT / "db" / script
+    assert path.stat().st_mode & 0o111
+    assert "\nset -eu\n" in path.read_text()
+
+
+def test_the_standby_is_made_by_pg_basebackup_with_its_own_slot_and_no_password_argument():
+    command = " ".join(STANDBY_SCRIPT.replace("\\\n", " ").split())
+    for option in ("-X stream", "-C", '-S "$slot"', "-R", "-U jobs_replication", "-w"):
+        assert f" {option} " in command, option
+    assert "PGPASSFILE=" in command
+    assert "PGPASSWORD" not in STANDBY_SCRIPT
+    assert "hot_standby_feedback=on" in command
+
+
+def test_roles_sql_gives_the_replication_role_its_own_password_variable():
+    roles = (ROOT / "db" / "roles.sql").read_text()
+    assert "PASSWORD :'replication_password'" in roles
+    init = (ROOT / "db" / "init-roles.sh").read_text()
+    assert '-v replication_password="$JOBS_REPLICATION_PASSWORD"' in init
+    # The reject line first: pg_hba takes the first line that matches.
+    assert init.index("all jobs_replication all reject") < init.index('cat "$hba"')
