@@ -43,8 +43,11 @@ def test_schemathesis_finds_no_failure_through_the_gateway(tmp_path):
         # timeout below only stops a hang, far above that.
         "--max-examples",
         "120",
+        # One worker: two threads building AST objects at once (hypothesis) hit a CPython
+        # 3.11 bug, "SystemError: AST constructor recursion depth mismatch", which failed
+        # this test twice on clean runs.
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "10",
         "--generation-database",
