@@ -32,47 +32,42 @@ def _int_env(name: str, default: int) -> int:
 MAX_QUERY_INSTANCES = 16
 
 
-def _instances_env(name: str) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return 1
-    if not value.isdigit() or not 1 <= int(value) <= MAX_QUERY_INSTANCES:
-        raise StackError(
-            f"{name}={value!r} is not a number of query instances: use an integer from 1 "
-            f"to {MAX_QUERY_INSTANCES} (instance k listens on QUERY_PORT + k)"
-        )
-    return int(value)
-
-
 def _bounded_int_env(name: str, default: int, low: int, high: int) -> int:
-    """An integer in low..high; anything else is refused with the variable named."""
+    """A whole number in low..high, written in ASCII digits; anything else is refused with
+    the variable named."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = low - 1
-    if not low <= number <= high:
+    if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
         raise StackError(f"{name}={value!r} is not a whole number from {low} to {high}")
-    return number
+    return int(value)
 
 
-def _check_standby_ports(config: StackConfig) -> None:
-    """Standby k's port (POSTGRES_PORT + k) must be no other part's."""
-    others = {
-        config.gateway_port: config.port_variable("gateway"),
-        config.command_port: config.port_variable("command"),
-        **{port: config.port_variable("query") for port in config.query_ports},
+def _check_port_ranges(config: StackConfig) -> None:
+    """Query instance k (QUERY_PORT + k, k >= 1) and standby k (POSTGRES_PORT + k) take
+    ports of their own: none may be another part's."""
+    taken = {
+        getattr(config, f"{part}_port"): config.port_variable(part)
+        for part in ("gateway", "command", "query", "postgres")
     }
-    for number in range(1, config.read_replicas + 1):
-        port = config.standby_port(number)
-        if port in others:
-            raise StackError(
-                f"{others[port]}={port} is the port of PostgreSQL standby {number} "
-                f"({config.port_variable('postgres')} + {number}): move one of them, "
-                f"or lower {config.env_prefix}READ_REPLICAS"
-            )
+    ranges = [
+        ("query instance", "query", "QUERY_INSTANCES", config.query_ports[1:]),
+        (
+            "PostgreSQL standby",
+            "postgres",
+            "READ_REPLICAS",
+            [config.standby_port(k) for k in range(1, config.read_replicas + 1)],
+        ),
+    ]
+    for what, part, count_variable, ports in ranges:
+        for number, port in enumerate(ports, start=1):
+            if port in taken:
+                raise StackError(
+                    f"{taken[port]}={port} is the port of {what} {number} "
+                    f"({config.port_variable(part)} + {number}): move one of them, "
+                    f"or lower {config.env_prefix}{count_variable}"
+                )
+        taken.update(dict.fromkeys(ports, config.port_variable(part)))
 
 
 def _address_env(name: str, default: str) -> str:
@@ -163,7 +158,9 @@ class StackConfig:
             command_workers=_int_env("COMMAND_WORKERS", 2),
             query_workers=_int_env("QUERY_WORKERS", 2),
             threads=_int_env("GUNICORN_THREADS", 4),
-            query_instances=_instances_env(f"{env_prefix}QUERY_INSTANCES"),
+            query_instances=_bounded_int_env(
+                f"{env_prefix}QUERY_INSTANCES", 1, 1, MAX_QUERY_INSTANCES
+            ),
             # Requests per second per client address at the gateway, and the burst.
             rate_limit=_int_env(f"{env_prefix}GATEWAY_RATE_LIMIT", rate[0]),
             rate_burst=_int_env(f"{env_prefix}GATEWAY_RATE_BURST", rate[1]),
@@ -176,18 +173,7 @@ class StackConfig:
                 f"{env_prefix}STANDBY_APPLY_DELAY_MS", 0, 0, 3_600_000
             ),
         )
-        others = {
-            config.port_variable(part): getattr(config, f"{part}_port")
-            for part in ("gateway", "command", "postgres")
-        }
-        for variable, port in others.items():
-            if port in config.query_ports[1:]:
-                raise StackError(
-                    f"{variable}={port} is the port of query instance {port - config.query_port} "
-                    f"({config.port_variable('query')} + {port - config.query_port}): move one of "
-                    f"them, or lower {env_prefix}QUERY_INSTANCES"
-                )
-        _check_standby_ports(config)
+        _check_port_ranges(config)
         return config
 
     @property
