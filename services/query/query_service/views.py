@@ -147,7 +147,7 @@ class JobSummaryApi(ReadApiView):
         summary="Count jobs per status",
         description="Exact counts, total and per current status, at any table size.",
         parameters=[_IF_NONE_MATCH, _ETAG],
-        responses={200: JobSummarySerializer, 304: _NOT_MODIFIED, **problem_responses()},
+        responses={200: JobSummarySerializer, 304: _NOT_MODIFIED, **problem_responses(400)},
     )
     def get(self, request: Request) -> HttpResponse:
         counts = selectors.job_counts()
@@ -168,7 +168,7 @@ class JobDetailApi(ReadApiView):
             "ETag, a 304 without a body."
         ),
         parameters=[_IF_NONE_MATCH, _ETAG],
-        responses={200: JobOutputSerializer, 304: _NOT_MODIFIED, **problem_responses(404)},
+        responses={200: JobOutputSerializer, 304: _NOT_MODIFIED, **problem_responses(400, 404)},
     )
     def get(self, request: Request, job_id: int) -> HttpResponse:
         body, version = selectors.job_detail(job_id=job_id)
