@@ -37,14 +37,27 @@ def _server_user() -> str | None:
     return name
 
 
-class Postgres:
-    def __init__(self, config: StackConfig, secrets: dict[str, str]) -> None:
+class Server:
+    """A PostgreSQL server of the stack under its own folder, run by the PostgreSQL OS user
+    with pg_ctl: the primary (Postgres) and each standby (stack/standbys.py)."""
+
+    label = "PostgreSQL"
+
+    def __init__(self, config: StackConfig, secrets: dict[str, str], root: Path) -> None:
         self.config = config
         self.secrets = secrets
-        self.root = config.state_dir / "postgres"
+        self.root = root
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.user = _server_user()
+
+    @property
+    def port(self) -> int:
+        return self.config.postgres_port
+
+    def _options(self) -> list[str]:
+        """Its `-c` settings beyond the port and addresses every server of the stack has."""
+        return []
 
     def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -59,10 +72,51 @@ class Postgres:
         return str(postgres_bindir() / name)
 
     def url(self, role: str, password_key: str, database: str = DATABASE_NAME) -> str:
-        return (
-            f"postgres://{role}:{self.secrets[password_key]}@127.0.0.1:"
-            f"{self.config.postgres_port}/{database}"
+        return f"postgres://{role}:{self.secrets[password_key]}@127.0.0.1:{self.port}/{database}"
+
+    def exists(self) -> bool:
+        return (self.data / "PG_VERSION").exists()
+
+    def is_running(self) -> bool:
+        if not self.exists():
+            return False
+        return self._run([self._bin("pg_ctl"), "status", "-D", str(self.data)]).returncode == 0
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        options = " ".join(
+            [
+                f"-c port={self.port}",
+                "-c listen_addresses=127.0.0.1",
+                "-c unix_socket_directories=''",
+                *self._options(),
+            ]
         )
+        result = self._run(
+            [
+                self._bin("pg_ctl"),
+                *("start", "-D", str(self.data), "-l", str(self.log)),
+                *("-w", "-t", "60", "-o", options),
+            ]
+        )
+        if result.returncode != 0:
+            tail = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise StackError(f"{self.label} did not start:\n{result.stderr}\n{tail}")
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._run([self._bin("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"])
+
+
+class Postgres(Server):
+    """The stack's primary."""
+
+    def __init__(self, config: StackConfig, secrets: dict[str, str]) -> None:
+        super().__init__(config, secrets, config.state_dir / "postgres")
+
+    def _options(self) -> list[str]:
+        return ["-c max_connections=200", "-c shared_buffers=256MB", "-c fsync=on"]
 
     @property
     def admin_url(self) -> str:
@@ -74,7 +128,7 @@ class Postgres:
     def initialise(self) -> None:
         """initdb once; the admin role's password is set at birth, password auth everywhere."""
         self._prepare_root()
-        if (self.data / "PG_VERSION").exists():
+        if self.exists():
             self.restrict_replication_role()
             return
         password_file = self.root / "admin-password"
@@ -116,47 +170,6 @@ class Postgres:
             shutil.chown(hba, self.user, self.user)
         if self.is_running():
             self._run([self._bin("pg_ctl"), "reload", "-D", str(self.data)])
-
-    def is_running(self) -> bool:
-        if not (self.data / "PG_VERSION").exists():
-            return False
-        return self._run([self._bin("pg_ctl"), "status", "-D", str(self.data)]).returncode == 0
-
-    def start(self) -> None:
-        if self.is_running():
-            return
-        options = " ".join(
-            [
-                f"-c port={self.config.postgres_port}",
-                "-c listen_addresses=127.0.0.1",
-                "-c unix_socket_directories=''",
-                "-c max_connections=200",
-                "-c shared_buffers=256MB",
-                "-c fsync=on",
-            ]
-        )
-        result = self._run(
-            [
-                self._bin("pg_ctl"),
-                "start",
-                "-D",
-                str(self.data),
-                "-l",
-                str(self.log),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                options,
-            ]
-        )
-        if result.returncode != 0:
-            tail = self.log.read_text()[-2000:] if self.log.exists() else ""
-            raise StackError(f"PostgreSQL did not start:\n{result.stderr}\n{tail}")
-
-    def stop(self) -> None:
-        if self.is_running():
-            self._run([self._bin("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"])
 
     def create_database_and_roles(self) -> None:
         """Create the database (once) and apply db/roles.sql (every time; it is idempotent)."""

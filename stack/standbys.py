@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 
-from stack.config import ADMIN_ROLE, DATABASE_NAME, REPLICATION_ROLE
+from stack.config import ADMIN_ROLE, REPLICATION_ROLE
 from stack.ports import busy_port_message
-from stack.postgres import Postgres, prepare_server_folder
+from stack.postgres import Postgres, Server, prepare_server_folder
 from stack.tools import StackError, postgres_bindir
 
 SLOT_PREFIX = "jobs_standby_"
@@ -48,15 +47,14 @@ class Lag:
     replay_seconds: float | None
 
 
-class Standby:
+class Standby(Server):
     def __init__(self, number: int, primary: Postgres) -> None:
+        super().__init__(
+            primary.config, primary.secrets, primary.config.state_dir / f"postgres-standby-{number}"
+        )
         self.number = number
         self.primary = primary
-        self.config = primary.config
-        self.user = primary.user
-        self.root = self.config.state_dir / f"postgres-standby-{number}"
-        self.data = self.root / "data"
-        self.log = self.root / "server.log"
+        self.label = f"standby {number}"
         # The replication role's password for pg_basebackup and then the WAL receiver
         # (pg_basebackup -R writes `passfile=` into primary_conninfo): never on a command line.
         self.passfile = self.root / "pgpass"
@@ -66,24 +64,16 @@ class Standby:
     def port(self) -> int:
         return self.config.standby_port(self.number)
 
-    def _run(
-        self, args: list[str], env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(args, user=self.user, capture_output=True, text=True, env=env)
-
-    def url(self, role: str, password_key: str, database: str = DATABASE_NAME) -> str:
-        return (
-            f"postgres://{role}:{self.primary.secrets[password_key]}@127.0.0.1:"
-            f"{self.port}/{database}"
-        )
-
-    def exists(self) -> bool:
-        return (self.data / "PG_VERSION").exists()
-
-    def is_running(self) -> bool:
-        if not self.exists():
-            return False
-        return self._run([standby_binary("pg_ctl"), "status", "-D", str(self.data)]).returncode == 0
+    def _options(self) -> list[str]:
+        return [
+            "-c hot_standby=on",
+            # The primary keeps the rows a standby's queries still read, so long reads
+            # there are not cancelled by the cleanup of the primary (vacuum).
+            "-c hot_standby_feedback=on",
+            f"-c recovery_min_apply_delay={self.config.standby_apply_delay_ms}ms",
+            f"-c cluster_name=jobs_standby_{self.number}",
+            "-c max_connections=200",
+        ]
 
     def _write_passfile(self) -> None:
         password = self.primary.secrets["replication_password"]
@@ -120,38 +110,6 @@ class Standby:
             raise StackError(
                 f"pg_basebackup for standby {self.number} failed:\n{result.stderr[-2000:]}"
             )
-
-    def start(self) -> None:
-        if self.is_running():
-            return
-        options = " ".join(
-            [
-                f"-c port={self.port}",
-                "-c listen_addresses=127.0.0.1",
-                "-c unix_socket_directories=''",
-                "-c hot_standby=on",
-                # The primary keeps the rows a standby's queries still read, so long reads
-                # there are not cancelled by the cleanup of the primary (vacuum).
-                "-c hot_standby_feedback=on",
-                f"-c recovery_min_apply_delay={self.config.standby_apply_delay_ms}ms",
-                f"-c cluster_name=jobs_standby_{self.number}",
-                "-c max_connections=200",
-            ]
-        )
-        result = self._run(
-            [
-                standby_binary("pg_ctl"),
-                *("start", "-D", str(self.data), "-l", str(self.log)),
-                *("-w", "-t", "60", "-o", options),
-            ]
-        )
-        if result.returncode != 0:
-            tail = self.log.read_text()[-2000:] if self.log.exists() else ""
-            raise StackError(f"standby {self.number} did not start:\n{result.stderr}\n{tail}")
-
-    def stop(self) -> None:
-        if self.is_running():
-            self._run([standby_binary("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"])
 
     def remove(self) -> None:
         """Stop it, drop its slot (else the primary keeps WAL for it forever), delete it."""
