@@ -34,7 +34,7 @@ SEARCH_WALK_ROWS = 5_000
 class Statement:
     """A statement and its parameters, by name."""
 
-    sql: sql.Composable
+    sql: sql.SQL | sql.Composed
     params: dict[str, Any]
 
 

@@ -27,9 +27,7 @@ from django.db import connection
 from query_service import selectors
 from query_service.pagination import Cursor
 from query_service.serializers import DEFAULT_LIMIT
-
-# (statement, its parameters by name), as the selectors build them.
-Statement = tuple[Any, dict[str, Any]]
+from query_service.statements import Statement
 
 # Two job ids that stand in for pgbench's variable. A statement built with each must read
 # the same once the id is the variable: no other number of it can become the variable.
@@ -56,25 +54,21 @@ def _reads(
         search: str | None = None,
         after: tuple[Any, int] | None = None,
     ) -> Statement:
-        query = selectors.job_page_query(
+        return selectors.job_page_query(
             window=selectors.PageWindow(limit=DEFAULT_LIMIT, after=after),
             statuses=statuses,
             search=search,
             ordering=ordering,
         )
-        return query.sql, query.params
 
-    history = selectors.job_status_page_query(
-        job_id=job_id, window=selectors.PageWindow(limit=DEFAULT_LIMIT)
-    )
-    detail = selectors.job_detail_query(job_id=job_id)
-    summary = selectors.job_counts_query()
     statements = {
         "lists": {query: page(*filters) for query, filters in lists.items()},
         "deep_page": page(after=(datetime.fromisoformat(deep_key), deep_id)),
-        "detail": (detail.sql, detail.params),
-        "history": (history.sql, history.params),
-        "summary": (summary.sql, summary.params),
+        "detail": selectors.job_detail_query(job_id=job_id),
+        "history": selectors.job_status_page_query(
+            job_id=job_id, window=selectors.PageWindow(limit=DEFAULT_LIMIT)
+        ),
+        "summary": selectors.job_counts_query(),
     }
     return statements, Cursor(ordering, deep_key, deep_id, False).encode()
 
@@ -126,7 +120,8 @@ def _scripts(statements: dict[str, Any], cursor: str, stand_in: int, variable: s
     client = psycopg.ClientCursor(connection.connection)
 
     def script(statement: Statement) -> str:
-        text = pgbench_text(client.mogrify(*statement)).replace(str(stand_in), f":{variable}")
+        text = pgbench_text(client.mogrify(statement.sql, statement.params))
+        text = text.replace(str(stand_in), f":{variable}")
         unexpected = pgbench_variables(text) - {variable}
         if unexpected:
             raise CommandError(f"pgbench would read {sorted(unexpected)} as variables in: {text}")
