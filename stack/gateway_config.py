@@ -38,9 +38,11 @@ class GatewayProblem:
     """What the gateway answers when nginx itself ends a request with `nginx_status`."""
 
     nginx_status: int
-    slug: str
     # May name nginx variables; it goes into a JSON string as it is.
     detail: str
+    # A type the gateway alone answers with (GATEWAY_PROBLEM_TYPES); else the catalogue's
+    # type of nginx's status.
+    gateway_slug: str | None = None
     # The status the client gets, where it differs from nginx's: a request the client got
     # wrong is a 400, since a 5xx from this API always means a fault on the server's side.
     status: int | None = None
@@ -54,52 +56,48 @@ class GatewayProblem:
     def answered_status(self) -> int:
         return self.status or self.nginx_status
 
+    @property
+    def slug(self) -> str:
+        return self.gateway_slug or problem_types.PROBLEM_TYPES[self.nginx_status][0]
+
 
 # Every status nginx can answer on its own (docs/decisions.md lists them and what causes each).
 GATEWAY_PROBLEMS = (
-    GatewayProblem(400, "bad-request", "The gateway could not parse the request.", before_uri=True),
-    GatewayProblem(403, "forbidden", problem_types.FORBIDDEN_DETAIL),
-    GatewayProblem(404, "not-found", problem_types.NO_RESOURCE_DETAIL + "$jobs_slash_hint"),
-    GatewayProblem(
-        405,
-        "method-not-allowed",
-        "Method $request_method is not allowed here; allowed: $jobs_allow.",
-    ),
-    GatewayProblem(408, "request-timeout", "The request was not received in time."),
-    GatewayProblem(
-        412,
-        "precondition-failed",
-        "If-Match or If-Unmodified-Since does not hold for this file.",
-    ),
-    GatewayProblem(413, "payload-too-large", "The request body is larger than 64 KiB."),
-    GatewayProblem(414, "uri-too-long", "The request URI is too long.", before_uri=True),
-    GatewayProblem(416, "range-not-satisfiable", "The Range asked for lies outside the file."),
-    GatewayProblem(429, "rate-limited", "Too many requests from this client; slow down and retry."),
+    GatewayProblem(400, "The gateway could not parse the request.", before_uri=True),
+    GatewayProblem(403, problem_types.FORBIDDEN_DETAIL),
+    GatewayProblem(404, problem_types.NO_RESOURCE_DETAIL + "$jobs_slash_hint"),
+    GatewayProblem(405, "Method $request_method is not allowed here; allowed: $jobs_allow."),
+    GatewayProblem(408, "The request was not received in time.", "request-timeout"),
+    GatewayProblem(412, "If-Match or If-Unmodified-Since does not hold for this file."),
+    GatewayProblem(413, "The request body is larger than 64 KiB."),
+    GatewayProblem(414, "The request URI is too long.", "uri-too-long", before_uri=True),
+    GatewayProblem(416, "The Range asked for lies outside the file.", "range-not-satisfiable"),
+    GatewayProblem(429, "Too many requests from this client; slow down and retry."),
     GatewayProblem(
         431,
-        "headers-too-large",
         "The request headers are too large.",
+        "headers-too-large",
         aliases=(494,),
         before_uri=True,
     ),
-    GatewayProblem(500, "internal-error", "The gateway failed to handle the request."),
+    GatewayProblem(500, "The gateway failed to handle the request."),
     GatewayProblem(
         501,
-        "transfer-coding-not-supported",
         "Transfer-Encoding other than chunked is not supported; send Content-Length.",
+        "transfer-coding-not-supported",
         status=400,
     ),
     GatewayProblem(
-        502, "bad-gateway", "The service behind the gateway is unreachable. Retry shortly."
+        502, "The service behind the gateway is unreachable. Retry shortly.", "bad-gateway"
     ),
-    GatewayProblem(503, "service-unavailable", "The service is unavailable. Retry shortly."),
+    GatewayProblem(503, "The service is unavailable. Retry shortly."),
     GatewayProblem(
-        504, "gateway-timeout", "The service behind the gateway took too long to answer."
+        504, "The service behind the gateway took too long to answer.", "gateway-timeout"
     ),
     GatewayProblem(
         505,
-        "http-version-not-supported",
         "Send HTTP/1.1 or HTTP/1.0.",
+        "http-version-not-supported",
         status=400,
         before_uri=True,
     ),
