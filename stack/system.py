@@ -61,7 +61,7 @@ class System:
             service.name: service
             for kind in SERVICES
             for service in (
-                Service(kind, config, self.service_env(kind), instance=k)
+                Service(kind, config, self.service_env(kind, instance=k), instance=k)
                 for k in range(config.query_instances if kind == "query" else 1)
             )
         }
@@ -72,15 +72,18 @@ class System:
             return self.postgres.url(COMMAND_ROLE, "command_password")
         return self.postgres.url(QUERY_ROLE, "query_password")
 
-    def standby_database_urls(self, service: str) -> list[str]:
-        """The standbys' URLs for a service's role, standby 1 first (for reads: a standby
-        refuses writes). The services do not use them yet."""
-        if service == "command":
-            return [s.url(COMMAND_ROLE, "command_password") for s in self.standbys.wanted]
-        return [s.url(QUERY_ROLE, "query_password") for s in self.standbys.wanted]
+    def replica_url(self, instance: int) -> str | None:
+        """The standby query instance k reads: standby 1 + k mod READ_REPLICAS, so the
+        instances spread over the standbys (None without standbys)."""
+        wanted = self.standbys.wanted
+        if not wanted:
+            return None
+        return wanted[instance % len(wanted)].url(QUERY_ROLE, "query_password")
 
-    def service_env(self, service: str) -> dict[str, str]:
+    def service_env(self, service: str, *, instance: int = 0) -> dict[str, str]:
+        replica = self.replica_url(instance) if service == "query" else None
         return {
+            **({"READ_REPLICA_URL": replica} if replica else {}),
             "DATABASE_URL": self.database_url(service),
             "SECRET_KEY": self.secrets["secret_key"],
             "DEBUG": os.environ.get("DEBUG", "0"),

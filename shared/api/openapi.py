@@ -30,7 +30,9 @@ _DESCRIPTIONS = {
     500: "Unexpected error (logged with the request id).",
     502: "The service behind the gateway is unreachable.",
     503: "The database or the service is unavailable; retry shortly. Or, with the type "
-    "`query-timeout`, a read took too long and was stopped: narrow it (no Retry-After).",
+    "`query-timeout`, a read took too long and was stopped: narrow it (no Retry-After). "
+    "Or, on a read with the type `consistency-unavailable`, the token's write is not "
+    "readable yet: retry with the same token.",
     504: "The service behind the gateway took too long.",
 }
 
@@ -220,6 +222,23 @@ CONSISTENCY_TOKEN_PARAMETER = {
     "A value this API did not issue is a 400 (`consistency-token-invalid`).",
 }
 
+# What an answer read from a standby says about itself (docs/decisions.md, "Reads from
+# standbys").
+READ_SOURCE_HEADERS = {
+    "Data-Staleness": {
+        "description": "Present when the answer was read from a standby: at most how many "
+        "seconds its data may be behind the primary (bounded by the service's "
+        "MAX_REPLICA_LAG while the primary is reachable). Absent: read from the primary, "
+        "current. A read with a Consistency-Token always includes that token's write.",
+        "schema": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{3}$"},
+    },
+    "Service-Mode": {
+        "description": "`read-only` while the primary database cannot be reached: reads "
+        "are answered from a standby, writes are refused (503) until it is back.",
+        "schema": {"type": "string", "enum": ["read-only"]},
+    },
+}
+
 
 def describe_consistency_tokens(
     result: dict, generator: object, request: object, public: bool
@@ -242,4 +261,11 @@ def describe_consistency_tokens(
                 operation.setdefault("parameters", []).append(
                     copy.deepcopy(CONSISTENCY_TOKEN_PARAMETER)
                 )
+                _describe_read_source(responses)
     return result
+
+
+def _describe_read_source(responses: dict) -> None:
+    for status_code, response in responses.items():
+        if status_code in ("200", "304"):
+            response.setdefault("headers", {}).update(copy.deepcopy(READ_SOURCE_HEADERS))

@@ -39,6 +39,7 @@ IDEMPOTENCY_REUSED = ("idempotency-key-reused", "Idempotency key reused")
 MALFORMED_BODY = ("malformed-body", "Malformed request body")
 QUERY_TIMEOUT = ("query-timeout", "Query took too long")
 CONSISTENCY_TOKEN_INVALID = ("consistency-token-invalid", "Invalid consistency token")
+CONSISTENCY_UNAVAILABLE = ("consistency-unavailable", "Write not readable yet")
 
 # The statuses whose answers carry Retry-After, set by the gateway (its rules are generated
 # from this, as is the OpenAPI description's): True where it is always 1, False where it is

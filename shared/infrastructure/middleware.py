@@ -41,6 +41,9 @@ class RequestLogMiddleware:
                     "path": request.path,
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    # What a service adds about how it answered (the query service: where
+                    # it read from).
+                    **getattr(request, "log_fields", {}),
                 },
             )
             return response

@@ -44,6 +44,8 @@ if not os.environ.get("DATABASE_URL"):
     raise ImproperlyConfigured(
         "DATABASE_URL is not set, e.g. postgres://user:password@127.0.0.1:5432/jobs"
     )
+
+
 # Persistent connections, one per worker thread, checked at the start of each request
 # (CONN_HEALTH_CHECKS). Measured against psycopg's pool here: when PostgreSQL comes back
 # from an outage, a pooled worker could keep answering 503 until its pool's reconnect
@@ -51,25 +53,30 @@ if not os.environ.get("DATABASE_URL"):
 # request. Connections stay bounded by workers x threads (docs/operations.md). The
 # engine is Django's PostgreSQL backend with a health check that needs no round trip
 # (shared/infrastructure/postgresql/base.py).
-_database = dj_database_url.parse(
-    os.environ["DATABASE_URL"],
-    conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "300")),
-    conn_health_checks=True,
-    engine="shared.infrastructure.postgresql",
-)
-_database["OPTIONS"] = {
-    **_database.get("OPTIONS", {}),
-    # Fail fast when PostgreSQL is away, so a request gets a 503 instead of hanging
-    # (2 s is libpq's minimum; a refused connection fails at once).
-    "connect_timeout": 2,
-    # Each service runs a handful of statements again and again: bound on the server,
-    # psycopg prepares each after its fifth run on a connection, so PostgreSQL stops
-    # planning it anew. Both are needed: Django turns psycopg's preparation off unless
-    # told, and a client-side-binding cursor never prepares (docs/decisions.md).
-    "server_side_binding": True,
-    "prepare_threshold": 5,
-}
-DATABASES = {"default": _database}
+def database_settings(url: str) -> dj_database_url.DBConfig:
+    """One database's settings from its URL, with the options every connection has."""
+    database = dj_database_url.parse(
+        url,
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "300")),
+        conn_health_checks=True,
+        engine="shared.infrastructure.postgresql",
+    )
+    database["OPTIONS"] = {
+        **database.get("OPTIONS", {}),
+        # Fail fast when PostgreSQL is away, so a request gets a 503 instead of hanging
+        # (2 s is libpq's minimum; a refused connection fails at once).
+        "connect_timeout": 2,
+        # Each service runs a handful of statements again and again: bound on the server,
+        # psycopg prepares each after its fifth run on a connection, so PostgreSQL stops
+        # planning it anew. Both are needed: Django turns psycopg's preparation off unless
+        # told, and a client-side-binding cursor never prepares (docs/decisions.md).
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
+    return database
+
+
+DATABASES = {"default": database_settings(os.environ["DATABASE_URL"])}
 
 INSTALLED_APPS = [
     "django.contrib.staticfiles",
@@ -102,6 +109,8 @@ CORS_EXPOSE_HEADERS = [
     "Idempotent-Replayed",
     "Retry-After",
     "Consistency-Token",
+    "Data-Staleness",
+    "Service-Mode",
 ]
 CORS_ALLOW_HEADERS = (
     *default_headers,

@@ -84,7 +84,7 @@ def replicated() -> Iterator[System]:
 
 
 def _standby_has_probe(system: System) -> bool:
-    with psycopg.connect(system.standby_database_urls("query")[0], autocommit=True) as conn:
+    with psycopg.connect(system.replica_url(0), autocommit=True) as conn:
         row = conn.execute(
             "SELECT to_regclass('probe') IS NOT NULL "
             "AND has_table_privilege(to_regclass('probe'), 'SELECT')"
@@ -106,7 +106,7 @@ def _write(system: System, note: str) -> None:
 
 
 def _on_standby(system: System, note: str) -> bool:
-    with psycopg.connect(system.standby_database_urls("query")[0], autocommit=True) as conn:
+    with psycopg.connect(system.replica_url(0), autocommit=True) as conn:
         return conn.execute("SELECT 1 FROM probe WHERE note = %s", [note]).fetchone() is not None
 
 
@@ -116,11 +116,22 @@ def test_a_row_written_on_the_primary_is_read_on_the_standby(replicated):
     _wait_for(lambda: _on_standby(replicated, "replicated-row"))
 
 
-def test_the_standby_urls_name_the_standby_ports_and_the_role(replicated):
+def test_the_query_instances_read_the_standby_as_the_query_role(replicated):
     port = replicated.config.postgres_port + 1
-    (url,) = replicated.standby_database_urls("query")
-    assert url.startswith(f"postgres://{QUERY_ROLE}:")
-    assert url.endswith(f"@127.0.0.1:{port}/jobs")
+    for instance in (0, 1, 2):
+        url = replicated.replica_url(instance)
+        assert url is not None
+        assert url.startswith(f"postgres://{QUERY_ROLE}:")
+        assert url.endswith(f"@127.0.0.1:{port}/jobs")
+    assert replicated.service_env("query", instance=1)["READ_REPLICA_URL"] == url
+    assert "READ_REPLICA_URL" not in replicated.service_env("command")
+
+
+def test_query_instances_spread_over_the_standbys(tmp_path):
+    system = _system(tmp_path, 40000, read_replicas=3)
+    ports = [system.replica_url(k).rsplit(":", 1)[1] for k in range(5)]  # type: ignore[union-attr]
+    assert ports == ["40001/jobs", "40002/jobs", "40003/jobs", "40001/jobs", "40002/jobs"]
+    assert _system(tmp_path, 40000, read_replicas=0).replica_url(0) is None
 
 
 def test_the_standby_refuses_writes(replicated):

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from django.db import OperationalError, connection
+from django.db import OperationalError, connections
 from psycopg import sql
 from psycopg.errors import QueryCanceled
 
-from query_service import statements
+from query_service import routing, statements
 from query_service.statements import EVENTS, JOBS, Order, PageWindow, Scan, Statement
 from shared.api.problem_types import QUERY_TIMEOUT
 from shared.api.problems import JobNotFound, ProblemError
@@ -96,9 +96,20 @@ class ReadTimedOut(ProblemError):
 
 
 def _fetch_one(statement: Statement) -> dict[str, Any]:
-    """The statement's one row, by column name; empty when it has none."""
+    """The statement's one row, by column name; empty when it has none. Read where this
+    request reads (routing.py); a standby that fails mid-read leaves it to the primary."""
+    alias = routing.current().alias
     try:
-        with connection.cursor() as cursor:
+        return _run(statement, alias)
+    except OperationalError:
+        if alias == routing.PRIMARY:
+            raise
+        return _run(statement, routing.fall_back_to_primary().alias)
+
+
+def _run(statement: Statement, alias: str) -> dict[str, Any]:
+    try:
+        with connections[alias].cursor() as cursor:
             cursor.execute(statement.sql, statement.params)
             row = cursor.fetchone()
             names = [column.name for column in cursor.description]

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from shared.infrastructure.settings_base import *  # noqa: F403
-from shared.infrastructure.settings_base import env_bool
+from shared.infrastructure.settings_base import database_settings, env_bool
 
 ROOT_URLCONF = "query_service.urls"
 WSGI_APPLICATION = "query_service.wsgi.application"
@@ -42,7 +42,33 @@ if DATABASE_PLAN_CACHE_MODE not in ("force_generic_plan", "auto", "force_custom_
     )
 # No JIT: every read touches a bounded number of rows, and a search's never-taken
 # fallback made LLVM compile its plan on every run (docs/decisions.md, "No JIT").
-DATABASES["default"]["OPTIONS"]["options"] = (  # noqa: F405
+_SESSION_OPTIONS = (
     f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} "
     f"-c plan_cache_mode={DATABASE_PLAN_CACHE_MODE} -c jit=off"
 )
+DATABASES["default"]["OPTIONS"]["options"] = _SESSION_OPTIONS  # noqa: F405
+
+# Reads from a hot standby (docs/decisions.md, "Reads from standbys"): this instance reads
+# READ_REPLICA_URL's standby, and the primary (DATABASE_URL) when the standby is away, is
+# more than MAX_REPLICA_LAG seconds behind, or has not replayed a Consistency-Token's
+# write within CONSISTENCY_WAIT_MS.
+READ_REPLICA_URL = os.environ.get("READ_REPLICA_URL", "")
+if READ_REPLICA_URL:
+    DATABASES["replica"] = database_settings(READ_REPLICA_URL)  # noqa: F405
+    DATABASES["replica"]["OPTIONS"]["options"] = _SESSION_OPTIONS  # noqa: F405
+    # Tests of a service with a replica read their one test database through both names.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # noqa: F405
+
+
+def _non_negative(name: str, default: str) -> float:
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a number of at least 0")
+    return value
+
+
+MAX_REPLICA_LAG = _non_negative("MAX_REPLICA_LAG", "5")
+CONSISTENCY_WAIT_MS = _non_negative("CONSISTENCY_WAIT_MS", "250")

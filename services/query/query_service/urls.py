@@ -7,11 +7,11 @@ from query_service.views import (
     JobSummaryApi,
     OpenApiDescriptionApi,
     OpenApiDocsPage,
+    QueryReadinessApi,
 )
-from shared.infrastructure.health import ReadinessApi
 
 urlpatterns = [
-    path("readyz", ReadinessApi.as_view(), name="readiness"),
+    path("readyz", QueryReadinessApi.as_view(), name="readiness"),
     path("api/jobs/", JobListApi.as_view(), name="job-list"),
     path("api/jobs/summary/", JobSummaryApi.as_view(), name="job-summary"),
     path("api/jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from query_service import selectors
+from query_service import routing, selectors
 from query_service.pagination import MAX_OFFSET, KeysetPages, OffsetPages
 from query_service.serializers import (
     STATUS_LIST_SCHEMA,
@@ -27,8 +27,10 @@ from query_service.serializers import (
 from shared.api import consistency
 from shared.api.etags import if_none_match_hit, job_version_etag
 from shared.api.openapi import problem_responses
+from shared.api.problems import DatabaseUnavailable
 from shared.api.serializers import JobOutputSerializer
 from shared.api.views import JsonApiView
+from shared.infrastructure.health import ReadinessApi
 
 _IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
@@ -56,20 +58,41 @@ _STATUS = OpenApiParameter(
         "repeated (`status=PENDING&status=RUNNING`), or both."
     ),
 )
+# Seconds an answer read from a standby may be behind the primary, at most.
+STALENESS_HEADER = "Data-Staleness"
+# Said while the primary is away: reads go on from the standby, writes are refused.
+MODE_HEADER = "Service-Mode"
 _NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag sent is current.")
 
 
 class ReadApiView(JsonApiView):
-    """A view of reads. A Consistency-Token is checked before anything is read: one this
-    API did not issue is a 400. Every read here is from the primary, which is past every
-    write that has answered, so a valid token is always satisfied (with read replicas
-    the read waits for its replica, docs/decisions.md, "Consistency tokens")."""
+    """A view of reads. A Consistency-Token is checked before anything is read (one this
+    API did not issue is a 400), then routing.py decides which database answers: the
+    standby, once it has replayed past the token, or the primary. An answer from a standby
+    says how far behind the primary it may be (STALENESS_HEADER), and whether the primary
+    is away (MODE_HEADER)."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        routing.forget_route()  # a thread's last request chose for itself, not for this one
         super().initial(request, *args, **kwargs)
         token = request.headers.get(consistency.HEADER)
-        if token is not None:
-            consistency.wal_position(token)
+        position = None if token is None else consistency.wal_position(token)
+        route = routing.choose(position)
+        request._request.log_fields = {  # type: ignore[attr-defined]
+            "read_from": "replica" if route.alias == routing.REPLICA else "primary",
+            "consistency": route.token,
+        }
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        route = routing.current()
+        if route.alias == routing.REPLICA and response.status_code < 400:
+            if route.staleness is not None:
+                response[STALENESS_HEADER] = f"{route.staleness:.3f}"
+            if route.primary_away:
+                response[MODE_HEADER] = "read-only"
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def _not_modified(request: Request, etag: Callable[[], str]) -> Response | None:
@@ -208,6 +231,20 @@ class JobStatusListApi(ReadApiView):
         response = pages.get_paginated_response(page)
         response["ETag"] = _history_etag(request, job_id, page.job_version)
         return response
+
+
+class QueryReadinessApi(ReadinessApi):
+    """Ready when a database this instance reads can be reached; with a standby, the body
+    says how far behind it is and which database reads go to."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        if not routing.has_replica():
+            return super().get(request)
+        health = routing.monitor.health()
+        if not (health.reachable or health.primary_reachable):
+            raise DatabaseUnavailable
+        return Response({"status": "ready", "replica": health.summary()})
 
 
 @lru_cache(maxsize=1)
