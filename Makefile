@@ -18,6 +18,7 @@ help:
 	@echo "make gateway-config  regenerate gateway/generated/ from the problem catalogue and openapi.yaml"
 	@echo "make seed     fill the running stack with JOBS jobs (default 1000000; FORCE=1 to add)"
 	@echo "make bench    benchmark the running, seeded stack; writes docs/benchmarks.md"
+	@echo "              SET=replicas: the read side's scale-out (stack up with QUERY_INSTANCES=2 READ_REPLICAS=1); docs/benchmarks-replicas.md"
 	@echo "make screenshot  picture of the running stack's dashboard: docs/dashboard.png"
 
 $(INSTALLED): pyproject.toml
@@ -49,7 +50,7 @@ seed: $(INSTALLED)
 	@$(PY) -m stack seed --jobs $(JOBS) $(if $(FORCE),--force,)
 
 bench: $(INSTALLED)
-	@$(PY) -m stack bench
+	@$(PY) -m stack bench --set $(or $(SET),reads)
 
 screenshot: $(INSTALLED)
 	@$(PY) -m stack screenshot

@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=1_000_000, help="seed: how many jobs")
     parser.add_argument("--force", action="store_true", help="seed: add to existing data")
+    parser.add_argument(
+        "--set",
+        choices=["reads", "replicas"],
+        default="reads",
+        help="bench: the scenario set (replicas: a stack with QUERY_INSTANCES=2 READ_REPLICAS=1)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="test: extra pytest arguments")
     args = parser.parse_args(argv)
 
@@ -89,10 +95,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Seeded {args.jobs} jobs.")
         elif args.command == "bench":
             from stack.bench import run_bench
+            from stack.bench_replicas import run_replica_bench
 
             if not system.is_running():
                 raise StackError("the stack is not running: `make up` and `make seed` first")
-            return run_bench(system)
+            return run_replica_bench(system) if args.set == "replicas" else run_bench(system)
         elif args.command == "screenshot":
             from stack.browser import screenshot
 

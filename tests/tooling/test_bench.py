@@ -3,6 +3,7 @@ and where its statements come from: the query service's command, never its code 
 the launcher's process."""
 
 import ast
+import json
 import subprocess
 import tempfile
 
@@ -20,7 +21,9 @@ from stack.bench import (
     pgbench_binary,
     query_statements,
 )
+from stack.bench_replicas import _percentiles, _token_outcomes, run_replica_bench
 from stack.config import REPO_ROOT
+from stack.tools import StackError
 
 # The services' code and what loads it: the launcher runs it only as their own processes.
 SERVICE_MODULES = {"django", "rest_framework", "shared", "query_service", "command_service"}
@@ -144,3 +147,31 @@ def test_the_plain_data_the_launcher_reads_imports_nothing():
         assert [
             node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
         ] == []
+
+
+def test_the_replicas_set_counts_how_each_token_was_answered(tmp_path):
+    log = tmp_path / "query.log"
+    before = [{"message": "request", "consistency": "waited"}]
+    after = [
+        {"message": "request", "consistency": "waited"},
+        {"message": "request", "consistency": "primary"},
+        {"message": "request", "consistency": None},
+        {"message": "request", "consistency": "replayed"},
+        {"message": "request", "consistency": "waited"},
+    ]
+    log.write_text("".join(json.dumps(line) + "\n" for line in before))
+    offset = log.stat().st_size
+    with log.open("a") as file:
+        file.write("gunicorn says something\n")
+        file.writelines(json.dumps(line) + "\n" for line in after)
+    assert _token_outcomes({log: offset}) == {"waited": 2, "primary": 1, "replayed": 1}
+
+
+def test_the_replicas_set_takes_the_99th_percentile_of_what_it_measured():
+    values = [float(v) for v in range(1, 201)]
+    assert _percentiles(values) == {"p50": 100.5, "p99": 199.0}
+
+
+def test_the_replicas_set_refuses_a_stack_without_a_standby_and_two_instances(system):
+    with pytest.raises(StackError, match="QUERY_INSTANCES=2 READ_REPLICAS=1"):
+        run_replica_bench(system)

@@ -1,0 +1,306 @@
+"""`make bench SET=replicas`: the read side's scale-out on a seeded stack started with
+`QUERY_INSTANCES=2 READ_REPLICAS=1` (docs/benchmarks-replicas.md is its output).
+
+Every comparison is side by side in one run, alternating, never against another day's
+figures (docs/performance.md):
+- reads from the standby against reads from the primary: query instance 0 (it reads the
+  standby) against one more instance of the same code started on the primary alone, each
+  hit directly with wrk, so both arms are one gunicorn of the same size;
+- the Consistency-Token's cost: the same read of the standby with a current token and
+  without one;
+- read-after-write through the gateway: PATCH, then a GET with the write's token, timed,
+  with how each token was answered (the query instances' logs);
+- the standby's replay lag while wrk runs the write mix, sampled from pg_stat_replication.
+Each wrk run also gives the CPU per request of each part (the query instance, the
+primary, the standby): on this machine's two cores more instances cannot add throughput,
+so that split is what says what more cores would give.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from stack.bench import (
+    ROUNDS,
+    CpuMeter,
+    Measured,
+    Scenario,
+    _machine,
+    _postmaster_pid,
+    _wrk,
+)
+from stack.config import REPO_ROOT
+from stack.processes import Gateway, Service, read_pid
+from stack.system import System
+from stack.tools import StackError, wrk_binary
+
+RESULTS_PATH = REPO_ROOT / "docs" / "benchmarks-replicas.md"
+CYCLES = 300
+
+
+def _server_pid(data: Path) -> int | None:
+    try:
+        return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _primary_reader(system: System) -> Service:
+    """One more query instance of the stack's code, reading the primary alone, on a port
+    of its own (QUERY_PORT + 50)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="jobs-bench-primary-reader-"))
+    config = dataclasses.replace(
+        system.config, state_dir=state_dir, query_port=system.config.query_port + 50
+    )
+    env = {k: v for k, v in system.service_env("query").items() if k != "READ_REPLICA_URL"}
+    service = Service("query", config, env)
+    service.start()
+    return service
+
+
+def _current_token(system: System, job_id: int) -> str:
+    """A token of a write the standby has replayed (a PATCH, then wait for lag 0)."""
+    write = httpx.patch(
+        f"{system.services['command'].url}/api/jobs/{job_id}/",
+        json={"status_type": "RUNNING"},
+        timeout=10,
+    )
+    write.raise_for_status()
+    time.sleep(system.config.standby_apply_delay_ms / 1000 + 1.5)
+    return write.headers["Consistency-Token"]
+
+
+def _pairs(standby_url: str, primary_url: str, token: str) -> list[tuple[str, Scenario, str]]:
+    """(name, scenario, base URL): the arms compared, in the order they alternate."""
+    first_page = Scenario("list, first page", "/api/jobs/")
+    detail = Scenario("detail (random id)", "/api/jobs/", lua="detail.lua")
+    summary = Scenario("summary", "/api/jobs/summary/")
+    with_token = dataclasses.replace(first_page, headers={"Consistency-Token": token})
+    return [
+        ("list, first page: standby", first_page, standby_url),
+        ("list, first page: primary", first_page, primary_url),
+        ("detail (random id): standby", detail, standby_url),
+        ("detail (random id): primary", detail, primary_url),
+        ("summary: standby", summary, standby_url),
+        ("summary: primary", summary, primary_url),
+        ("list, first page on the standby: no token", first_page, standby_url),
+        ("list, first page on the standby: current token", with_token, standby_url),
+    ]
+
+
+def _read_after_write(system: System, job_id: int) -> dict[str, object]:
+    """CYCLES PATCHes through the gateway, each followed by a GET of the job's history
+    with the write's token: latencies of the GET and of the whole cycle, and how the
+    query instances answered the tokens."""
+    offsets = {s.log: s.log.stat().st_size for s in system.services.values() if s.kind == "query"}
+    reads, cycles, stale = [], [], 0
+    with httpx.Client(base_url=system.config.gateway_url, timeout=10) as client:
+        for number in range(CYCLES):
+            status = ("RUNNING", "COMPLETED")[number % 2]
+            started = time.perf_counter()
+            write = client.patch(f"/api/jobs/{job_id}/", json={"status_type": status})
+            write.raise_for_status()
+            read_started = time.perf_counter()
+            read = client.get(
+                f"/api/jobs/{job_id}/statuses/",
+                params={"limit": 1},
+                headers={"Consistency-Token": write.headers["Consistency-Token"]},
+            )
+            done = time.perf_counter()
+            read.raise_for_status()
+            stale += read.json()["results"][0]["status_type"] != status
+            reads.append((done - read_started) * 1000)
+            cycles.append((done - started) * 1000)
+    return {
+        "read": _percentiles(reads),
+        "cycle": _percentiles(cycles),
+        "stale": stale,
+        "answered": _token_outcomes(offsets),
+    }
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+    }
+
+
+def _token_outcomes(offsets: dict[Path, int]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for log, offset in offsets.items():
+        with log.open("rb") as file:
+            file.seek(offset)
+            for line in file.read().splitlines():
+                if line.startswith(b"{") and b'"consistency"' in line:
+                    outcome = json.loads(line).get("consistency")
+                    if outcome:
+                        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def _lag_under_writes(system: System, url: str, meter: CpuMeter) -> dict[str, object]:
+    """The write mix through `url` for one wrk run, while the standby's lag (bytes behind
+    the primary's current position, and pg_stat_replication's replay_lag) is sampled every
+    50 ms."""
+    samples: list[tuple[int, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(system.postgres.admin_url, autocommit=True) as conn:
+            while not done.is_set():
+                row = conn.execute(
+                    "SELECT (pg_current_wal_lsn() - replay_lsn)::bigint, "
+                    "coalesce(extract(epoch FROM replay_lag), 0)::float8 "
+                    "FROM pg_stat_replication LIMIT 1"
+                ).fetchone()
+                if row is not None and row[0] is not None:
+                    samples.append((int(row[0]), float(row[1])))
+                time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        env = {**os.environ, "BENCH_MAX_ID": os.environ["BENCH_MAX_ID"]}
+        writes = _wrk(
+            url, Scenario("write mix", "/api/jobs/", lua="write_mix.lua"), env, meter, warm_up=False
+        )
+    finally:
+        done.set()
+        sampler.join()
+    lag_bytes = sorted(b for b, _ in samples)
+    lag_seconds = sorted(s for _, s in samples)
+    return {
+        "writes_per_s": round(writes.rps),
+        "samples": len(samples),
+        "bytes": {"p50": statistics.median(lag_bytes), "max": lag_bytes[-1]} if samples else {},
+        "seconds": {
+            "p50": round(statistics.median(lag_seconds), 4),
+            "max": round(lag_seconds[-1], 4),
+        }
+        if samples
+        else {},
+    }
+
+
+def run_replica_bench(system: System) -> int:
+    config = system.config
+    if config.read_replicas < 1 or config.query_instances < 2:
+        raise StackError(
+            "the replicas bench needs the stack started with QUERY_INSTANCES=2 READ_REPLICAS=1"
+        )
+    wrk_binary()
+    with psycopg.connect(system.postgres.admin_url, autocommit=True) as conn:
+        max_id = conn.execute("SELECT max(id) FROM jobs_job").fetchone()[0]  # type: ignore[index]
+        jobs = conn.execute("SELECT count(*) FROM jobs_job").fetchone()[0]  # type: ignore[index]
+    if not max_id or jobs < 1000:
+        raise StackError("seed the stack first: make seed JOBS=1000000")
+    os.environ["BENCH_MAX_ID"] = str(max_id)
+    env = {**os.environ}
+    primary_reader = _primary_reader(system)
+    lifted = dataclasses.replace(config, rate_limit=1_000_000, rate_burst=1_000_000)
+    system.gateway.stop()
+    bench_gateway = Gateway(lifted)
+    bench_gateway.start()
+    try:
+        standby = system.services["query"]
+        meter = CpuMeter(
+            {
+                "query (standby)": read_pid(standby.pid_file),
+                "query (primary)": read_pid(primary_reader.pid_file),
+                "primary": _postmaster_pid(system),
+                "standby": _server_pid(system.standbys.wanted[0].data),
+            }
+        )
+        token = _current_token(system, max_id // 2)
+        pairs = _pairs(standby.url, primary_reader.url, token)
+        rounds: dict[str, list[Measured]] = {name: [] for name, _, _ in pairs}
+        for number in range(1, ROUNDS + 1):
+            for name, scenario, url in pairs:
+                print(f"  round {number}/{ROUNDS}: {name} ...", flush=True)
+                rounds[name].append(_wrk(url, scenario, env, meter, warm_up=number == 1))
+        print("  read-after-write ...", flush=True)
+        after_write = _read_after_write(system, max_id // 3)
+        print("  replica lag under the write mix ...", flush=True)
+        lag = _lag_under_writes(system, lifted.gateway_url, meter)
+    finally:
+        bench_gateway.stop()
+        system.gateway.start()
+        primary_reader.stop()
+    report = _report(rounds, after_write, lag, jobs=jobs)
+    print(report)
+    RESULTS_PATH.write_text(report)
+    print(f"written to {RESULTS_PATH.relative_to(REPO_ROOT)}")
+    return 0
+
+
+def _median(runs: list[Measured]) -> Measured:
+    return sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+
+
+def _cpu(run: Measured) -> str:
+    if run.cpu is None:
+        return "?"
+    return ", ".join(
+        f"{name} {ms:.2f}" for name, ms in run.cpu.ms_per_request.items() if ms >= 0.005
+    )
+
+
+def _p(values: dict[str, float]) -> str:
+    return f"p50 {values['p50']} ms, p99 {values['p99']} ms"
+
+
+def _report(rounds, after_write, lag, *, jobs: int) -> str:  # type: ignore[no-untyped-def]
+    lines = [
+        "# Benchmarks of the read side's scale-out (`make bench SET=replicas`)",
+        "",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on a stack with QUERY_INSTANCES=2 "
+        f"READ_REPLICAS=1, {jobs:,} jobs. wrk straight to one query instance (2 workers x 4 "
+        f"threads), 8 connections; {ROUNDS} alternating rounds, median round shown with the "
+        "range of all rounds. CPU: milliseconds per request of each part during the median run.",
+        "",
+        *_machine(),
+        "",
+        "| scenario | req/s (median) | range | p50 ms | p99 ms | errors | CPU ms/request |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, runs in rounds.items():
+        median = _median(runs)
+        low, high = min(r.rps for r in runs), max(r.rps for r in runs)
+        errors = sum(r.errors for r in runs)
+        lines.append(
+            f"| {name} | {median.rps:.0f} | {low:.0f}-{high:.0f} | {median.p50_ms:.2f} "
+            f"| {median.p99_ms:.2f} | {errors} | {_cpu(median)} |"
+        )
+    lines += ["", "Ratios, round by round (same round, side by side):", ""]
+    names = list(rounds)
+    for first, second in zip(names[::2], names[1::2], strict=True):
+        ratios = [a.rps / b.rps for a, b in zip(rounds[first], rounds[second], strict=True)]
+        lines.append(f"- {first} / {second}: " + ", ".join(f"{r:.2f}" for r in ratios))
+    lines += [
+        "",
+        f"Read-after-write through the gateway, {CYCLES} cycles (PATCH, then GET of the "
+        "history with the write's token):",
+        "",
+        f"- GET with the token: {_p(after_write['read'])}",
+        f"- whole cycle: {_p(after_write['cycle'])}",
+        f"- stale answers: {after_write['stale']}; tokens answered: {after_write['answered']}",
+        "",
+        f"Standby replay lag while wrk ran the write mix through the gateway "
+        f"({lag['writes_per_s']} writes/s, {lag['samples']} samples every 50 ms): "
+        f"bytes behind {lag['bytes']}, pg_stat_replication replay_lag seconds {lag['seconds']}.",
+        "",
+    ]
+    return "\n".join(lines)
