@@ -118,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             for name, running in parts.items():
                 print(f"{name:9} {'running' if running else 'stopped'}{ports.get(name, '')}")
             for service in system.leftover_query_instances():
-                print(f"{service.name:9} running :{service.port} (beyond QUERY_INSTANCES)")
+                print(
+                    f"{service.name:9} running :{service.port} "
+                    "(beyond QUERY_INSTANCES: the next `make up` stops it)"
+                )
             standbys_running = _print_standbys(system)
             return 0 if all(parts.values()) and standbys_running else 3
     except StackError as error:

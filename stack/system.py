@@ -100,6 +100,7 @@ class System:
             and all(service.is_running() for service in self.services.values())
             and self.gateway.is_running()
             and self.standbys.is_running()
+            and not self.leftover_query_instances()
         )
 
     def start_database(self) -> None:
@@ -177,6 +178,10 @@ class System:
                     server.start()
             if self.gateway not in started:
                 self.gateway.reload_if_changed()
+            # As for standbys: instances beyond QUERY_INSTANCES stop once the gateway's
+            # upstream no longer lists them.
+            for leftover in self.leftover_query_instances():
+                leftover.stop()
         except BaseException as error:
             for part in reversed(started):
                 # A failed stop must not hide why the start failed.

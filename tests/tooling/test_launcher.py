@@ -234,3 +234,25 @@ def test_query_instances_each_run_on_their_port_and_down_stops_them_all(stopped)
         stopped.assert_nothing_runs()
     finally:
         stopped.run("down", env=two)
+
+
+def test_an_up_with_fewer_query_instances_stops_the_ones_beyond(stopped):
+    """As with READ_REPLICAS: `up` brings the stack to what the variables say, so a second
+    instance left by QUERY_INSTANCES=2 stops, after the gateway no longer lists it."""
+    port = two_free_ports()
+    two = {"QUERY_PORT": str(port), "QUERY_INSTANCES": "2"}
+    one = {"QUERY_PORT": str(port), "QUERY_INSTANCES": "1"}
+    try:
+        assert stopped.run("up", env=two).returncode == 0
+        assert live_pid(stopped.state_dir / "run" / "query-1.pid") is not None
+        status = stopped.run("status", env=one)
+        assert "(beyond QUERY_INSTANCES: the next `make up` stops it)" in status.stdout
+        up = stopped.run("up", env=one)
+        assert up.returncode == 0, up.stderr
+        assert live_pid(stopped.state_dir / "run" / "query-1.pid") is None
+        assert listeners(port + 1) == []
+        upstream = (stopped.state_dir / "nginx" / "nginx.conf").read_text()
+        assert f"127.0.0.1:{port + 1}" not in upstream
+        assert httpx.get(f"{stopped.gateway_url}/api/jobs/", timeout=10).status_code == 200
+    finally:
+        stopped.run("down", env=two)
