@@ -200,3 +200,14 @@ def test_roles_sql_gives_the_replication_role_its_own_password_variable():
     assert '-v replication_password="$JOBS_REPLICATION_PASSWORD"' in init
     # The reject line first: pg_hba takes the first line that matches.
     assert init.index("all jobs_replication all reject") < init.index('cat "$hba"')
+
+
+def test_the_query_service_reads_the_standby_only_when_told_which():
+    """Off by default (an empty READ_REPLICA_URL is none); QUERY_REPLICA_URL names it, and
+    the host of the URL a user is told to give is the standby's service name."""
+    assert COMPOSE["services"]["query"]["environment"]["READ_REPLICA_URL"] == ""
+    url = "postgres://jobs_query:secret@postgres-standby:5432/jobs"
+    told = yaml.safe_load(interpolate(RAW, {"SECRET_KEY": "k", "QUERY_REPLICA_URL": url}))
+    assert told["services"]["query"]["environment"]["READ_REPLICA_URL"] == url
+    assert "postgres-standby" in told["services"]
+    assert "@postgres-standby:5432/jobs" in RAW
