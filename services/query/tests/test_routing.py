@@ -1,0 +1,84 @@
+"""Where a read goes, as pure decisions: the lag arithmetic, what a standby's measured
+state allows, and the route of an instance without a standby. Reads of a real standby
+are tested through the gateway (tests/contract/test_read_replicas.py)."""
+
+import pytest
+
+from query_service import routing
+from query_service.routing import Lag, ReplicaHealth
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(routing.time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_nothing_to_replay_is_no_lag_however_old_the_last_transaction():
+    assert routing._lag(500, 500, 3600.0, now=1.0) == Lag(0.0, 0, 1.0)
+    # A standby measured after the primary may be ahead of what the primary said.
+    assert routing._lag(500, 600, 3600.0, now=1.0) == Lag(0.0, 0, 1.0)
+
+
+def test_bytes_behind_count_as_the_age_of_the_last_replayed_transaction():
+    assert routing._lag(900, 500, 2.5, now=1.0) == Lag(2.5, 400, 1.0)
+    # None replayed since the standby started: unknown, so too far behind to read.
+    assert routing._lag(900, 500, None, now=1.0).seconds == float("inf")
+
+
+def test_staleness_grows_with_the_clock_since_the_lag_was_measured(clock):
+    health = ReplicaHealth(True, True, Lag(0.5, 10, measured_at=1000.0), checked_at=1000.0)
+    assert health.staleness() == pytest.approx(0.5)
+    clock[0] += 2
+    assert health.staleness() == pytest.approx(2.5)
+    assert ReplicaHealth(True, True, None, 1000.0).staleness() is None
+
+
+@pytest.mark.parametrize(
+    ("reachable", "primary_reachable", "lag_seconds", "usable"),
+    [
+        (True, True, 1.0, True),
+        (True, True, 5.0, True),
+        (True, True, 5.5, False),  # beyond MAX_REPLICA_LAG: the primary answers
+        (False, True, 0.0, False),  # away: the primary answers
+        (True, False, 60.0, True),  # the primary away: the standby is the best there is
+        (False, False, 0.0, False),
+    ],
+)
+def test_a_standby_is_read_when_reachable_and_within_max_replica_lag(
+    clock, settings, reachable, primary_reachable, lag_seconds, usable
+):
+    settings.MAX_REPLICA_LAG = 5.0
+    lag = Lag(lag_seconds, 1, measured_at=1000.0)
+    assert ReplicaHealth(reachable, primary_reachable, lag, 1000.0).usable() is usable
+
+
+def test_a_standby_never_measured_against_the_primary_is_not_read(clock):
+    assert ReplicaHealth(True, True, None, 1000.0).usable() is False
+
+
+def test_without_a_standby_every_read_is_from_the_primary(settings):
+    assert routing.REPLICA not in settings.DATABASES
+    assert routing.choose(None) == routing.Route()
+    assert routing.choose(123) == routing.Route(token="primary")
+    assert routing.current() == routing.Route(token="primary")
+    routing.forget_route()
+    assert routing.current() == routing.Route()
+
+
+def test_the_furthest_replayed_position_answers_a_token_without_asking(monkeypatch):
+    monitor = routing.ReplicaMonitor()
+    monitor._note_replayed(700)
+    monitor._note_replayed(650)  # an older measurement never moves it back
+    asked = []
+
+    def one_row(*args: str) -> tuple[int]:
+        asked.append(args)
+        return (900,)
+
+    monkeypatch.setattr(routing, "_one_row", one_row)
+    assert monitor.replayed_past(700, timeout=0) is True
+    assert asked == []
+    assert monitor.replayed_past(800, timeout=0) is None  # replayed, after one question
+    assert len(asked) == 1
