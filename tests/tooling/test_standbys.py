@@ -84,7 +84,7 @@ def replicated() -> Iterator[System]:
 
 
 def _standby_has_probe(system: System) -> bool:
-    with psycopg.connect(system.replica_url(0), autocommit=True) as conn:
+    with psycopg.connect(_standby_url(system), autocommit=True) as conn:
         row = conn.execute(
             "SELECT to_regclass('probe') IS NOT NULL "
             "AND has_table_privilege(to_regclass('probe'), 'SELECT')"
@@ -100,13 +100,20 @@ def _alive(pid: int | None) -> bool:
     return state != "Z"
 
 
+def _standby_url(system: System) -> str:
+    """The standby as query instance 0 reads it."""
+    url = system.replica_url(0)
+    assert url is not None
+    return url
+
+
 def _write(system: System, note: str) -> None:
     with psycopg.connect(system.postgres.admin_url, autocommit=True) as conn:
         conn.execute("INSERT INTO probe (note) VALUES (%s)", [note])
 
 
 def _on_standby(system: System, note: str) -> bool:
-    with psycopg.connect(system.replica_url(0), autocommit=True) as conn:
+    with psycopg.connect(_standby_url(system), autocommit=True) as conn:
         return conn.execute("SELECT 1 FROM probe WHERE note = %s", [note]).fetchone() is not None
 
 

@@ -160,24 +160,24 @@ class ReplicaMonitor:
         # seen answers any token at or below it without asking.
         self._replayed = max(self._replayed, position)
 
-    def replayed_past(self, position: int, timeout: float) -> bool | None:
-        """True when the standby has replayed past `position` at once, None when it did
-        within `timeout` seconds, False when it did not (or could not be asked)."""
-        if self._replayed >= position:
-            return True
+    def wait_for(self, position: int, timeout: float) -> str:
+        """`replayed` when the standby is already past `position`, `waited` when it got
+        there within `timeout` seconds, `behind` when it did not (or could not be asked)."""
+        waited = False
         deadline = time.monotonic() + timeout
-        while True:
+        while self._replayed < position:
+            if waited and time.monotonic() >= deadline:
+                return "behind"
+            if waited:
+                time.sleep(POLL_INTERVAL)
             try:
                 (replayed,) = _one_row(REPLICA, _REPLAYED)
             except DatabaseError:
                 self.forget()
-                return False
+                return "behind"
             self._note_replayed(int(replayed or 0))
-            if self._replayed >= position:
-                return None
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(POLL_INTERVAL)
+            waited = waited or self._replayed < position
+        return "waited" if waited else "replayed"
 
 
 def _lag(primary_position: int, replayed: int, replay_age: object, now: float) -> Lag:
@@ -248,10 +248,10 @@ def _choose(token_position: int | None) -> Route:
     away = not health.primary_reachable
     if token_position is None:
         return Route(REPLICA, health.staleness(), primary_away=away)
-    replayed = monitor.replayed_past(token_position, settings.CONSISTENCY_WAIT_MS / 1000)
-    if replayed is False:
+    replayed = monitor.wait_for(token_position, settings.CONSISTENCY_WAIT_MS / 1000)
+    if replayed == "behind":
         return _on_primary(token_position)
-    return Route(REPLICA, health.staleness(), "replayed" if replayed else "waited", away)
+    return Route(REPLICA, health.staleness(), replayed, away)
 
 
 def _on_primary(token_position: int | None) -> Route:

@@ -78,7 +78,16 @@ def test_the_furthest_replayed_position_answers_a_token_without_asking(monkeypat
         return (900,)
 
     monkeypatch.setattr(routing, "_one_row", one_row)
-    assert monitor.replayed_past(700, timeout=0) is True
+    assert monitor.wait_for(700, timeout=0) == "replayed"
     assert asked == []
-    assert monitor.replayed_past(800, timeout=0) is None  # replayed, after one question
+    assert monitor.wait_for(800, timeout=0) == "replayed"  # past it at the first question
     assert len(asked) == 1
+    assert monitor.wait_for(901, timeout=0.02) == "behind"
+    assert len(asked) > 2  # asked again until the wait ran out
+
+
+def test_a_token_the_standby_reaches_while_asked_again_has_waited(monkeypatch):
+    monitor = routing.ReplicaMonitor()
+    positions = iter([100, 150, 250])
+    monkeypatch.setattr(routing, "_one_row", lambda *args: (next(positions),))
+    assert monitor.wait_for(200, timeout=1) == "waited"
