@@ -135,3 +135,16 @@ def command_backends_waiting_on_a_lock(conn: psycopg.Connection) -> int:
 def assert_no_invariant_violations(conn: psycopg.Connection) -> None:
     violations = invariant_violations(conn)
     assert violations == dict.fromkeys(violations, 0), violations
+
+
+def pages_along(
+    first: dict, link: str, get: Callable[[str], dict], *, at_most: int = 100
+) -> list[dict]:
+    """`first` and every page its `link` ("next" or "previous") leads to, in order. Fails
+    the test when more than `at_most` pages follow: a cursor that loops never ends."""
+    pages = [first]
+    while pages[-1][link] is not None:
+        if len(pages) > at_most:
+            pytest.fail(f"more than {at_most} pages along {link!r}: the cursors loop")
+        pages.append(get(pages[-1][link]))
+    return pages

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from shared.domain.enums import JobStatusType
-from tests.contract.helpers import create_job
+from tests.contract.helpers import create_job, pages_along
 
 
 def unique(prefix: str) -> str:
@@ -147,14 +147,9 @@ def test_the_summary_counts_every_status_exactly(api, admin_db):
 def test_cursor_pages_through_the_gateway(api):
     marker = unique("cursor")
     ids = [create_job(api, f"{marker}-{n}")["id"] for n in range(5)]
-    page = api.get("/api/jobs/", params={"search": marker, "pagination": "cursor", "limit": 2})
-    seen = []
-    while True:
-        body = page.json()
-        seen += [job["id"] for job in body["results"]]
-        if body["next"] is None:
-            break
-        page = api.get(body["next"])
+    first = api.get("/api/jobs/", params={"search": marker, "pagination": "cursor", "limit": 2})
+    pages = pages_along(first.json(), "next", lambda url: api.get(url).json())
+    seen = [job["id"] for page in pages for job in page["results"]]
     assert seen == ids[::-1]
 
 

@@ -12,6 +12,7 @@ from psycopg import sql
 from query_service import selectors, statements
 from shared.api.serializers import JobOutputSerializer, JobStatusOutputSerializer
 from shared.domain.models import Job, JobStatus
+from tests.helpers import pages_along
 
 pytestmark = pytest.mark.django_db
 
@@ -258,19 +259,11 @@ def test_cursor_pages_walk_the_whole_list_both_ways(api, make_job, ordering):
     ]
     page = api.get(f"/api/jobs/?pagination=cursor&limit=3&ordering={ordering}").json()
     assert page["previous"] is None and page["count"] == 7
-    seen, pages = [], [page]
-    while True:
-        seen += [row["id"] for row in page["results"]]
-        if page["next"] is None:
-            break
-        assert "offset" not in page["next"] and "cursor=" in page["next"]
-        page = api.get(page["next"]).json()
-        pages.append(page)
-    assert seen == expected
-    back: list[int] = []
-    while page["previous"] is not None:
-        page = api.get(page["previous"]).json()
-        back = [row["id"] for row in page["results"]] + back
+    pages = pages_along(page, "next", lambda url: api.get(url).json())
+    assert all("offset" not in p["next"] and "cursor=" in p["next"] for p in pages[:-1])
+    assert [row["id"] for p in pages for row in p["results"]] == expected
+    back_pages = pages_along(pages[-1], "previous", lambda url: api.get(url).json())
+    back = [row["id"] for p in reversed(back_pages[1:]) for row in p["results"]]
     assert back == expected[: len(back)] and len(back) == 6
 
 
@@ -485,17 +478,10 @@ def test_search_cursor_pages_walk_both_ways_whichever_plan_serves_them(
 ):
     expected = _expected(search_regimes, term, ordering)
     page = api.get(f"/api/jobs/?search={term}&pagination=cursor&limit=2&ordering={ordering}")
-    page = page.json()
-    seen = [row["id"] for row in page["results"]]
-    while page["next"] is not None:
-        page = api.get(page["next"]).json()
-        seen += [row["id"] for row in page["results"]]
-    assert seen == expected
-    back = [row["id"] for row in page["results"]]
-    while page["previous"] is not None:
-        page = api.get(page["previous"]).json()
-        back = [row["id"] for row in page["results"]] + back
-    assert back == expected
+    pages = pages_along(page.json(), "next", lambda url: api.get(url).json())
+    assert [row["id"] for p in pages for row in p["results"]] == expected
+    back_pages = pages_along(pages[-1], "previous", lambda url: api.get(url).json())
+    assert [row["id"] for p in reversed(back_pages) for row in p["results"]] == expected
 
 
 def test_a_search_whose_matches_are_far_down_the_order_reads_a_bounded_part_of_it():
