@@ -5,7 +5,7 @@ from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -166,6 +166,72 @@ def test_concurrent_appends_on_one_job_serialise_and_keep_every_invariant():
     assert errors == []
     assert JobStatus.objects.filter(job=job).count() == 1 + 8 * 10
     assert_invariants(job.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_waits_for_the_one_in_flight_and_stamps_its_event_after_it(monkeypatch):
+    """One interleaving, forced: the first append's transaction stays open, its event
+    stamped 10 s ahead of the clock; the second, on the clock, must wait for the job's row
+    and then stamp after it. Without the row locked first (FOR UPDATE), the second read
+    the job as it was before the first and stamped its event before the first's, so the
+    job's current status was not its latest event (the 80 appends above can miss that)."""
+    job = services.job_create(name="interleaved")
+    ahead = timezone.now() + timedelta(seconds=10)
+    clock = timezone.now
+    in_flight, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                services.job_status_append(job_id=job.pk, status_type=JobStatusType.RUNNING)
+                in_flight.set()
+                assert release.wait(30), "never released"
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            services.job_status_append(job_id=job.pk, status_type=JobStatusType.FAILED)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, daemon=True) for work in (first, second)]
+    monkeypatch.setattr(
+        services.timezone,
+        "now",
+        lambda: ahead if threading.current_thread() is threads[0] else clock(),
+    )
+    threads[0].start()
+    assert in_flight.wait(30), errors
+    threads[1].start()
+    try:
+        _wait_for_a_lock_wait()
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    assert [e.status_type for e in events_of(job)] == ["PENDING", "RUNNING", "FAILED"]
+    assert_invariants(job.pk)
+
+
+def _wait_for_a_lock_wait() -> None:
+    """Until a session of this database waits for a lock (the second append)."""
+    deadline = timezone.now() + timedelta(seconds=10)
+    with connection.cursor() as cursor:
+        while timezone.now() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError("the second append never waited for the first")
 
 
 @pytest.mark.django_db
