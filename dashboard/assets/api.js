@@ -52,8 +52,10 @@ async function problemFrom(response) {
 let lastWriteToken = null;
 
 /**
- * One request. Resolves to {status, etag, data}; data is null for 204 and 304.
- * Rejects with an ApiProblem for every 4xx/5xx and when the network fails.
+ * One request. Resolves to {status, etag, data, readOnly}; data is null for 204 and 304.
+ * readOnly: the answer says `Service-Mode: read-only` (the primary database is away: a
+ * standby answers reads, writes are refused). Rejects with an ApiProblem for every
+ * 4xx/5xx and when the network fails.
  */
 export async function request(method, path, { body, ifNoneMatch, ifMatch, idempotencyKey } = {}) {
   const headers = { Accept: "application/json" };
@@ -83,10 +85,11 @@ export async function request(method, path, { body, ifNoneMatch, ifMatch, idempo
   if (!response.ok && response.status !== 304) throw await problemFrom(response);
   if (!read) lastWriteToken = response.headers.get("Consistency-Token") || lastWriteToken;
   const etag = response.headers.get("ETag");
+  const readOnly = response.headers.get("Service-Mode") === "read-only";
   if (response.status === 204 || response.status === 304) {
-    return { status: response.status, etag, data: null };
+    return { status: response.status, etag, data: null, readOnly };
   }
-  return { status: response.status, etag, data: await response.json() };
+  return { status: response.status, etag, data: await response.json(), readOnly };
 }
 
 /**
@@ -98,12 +101,14 @@ export class ConditionalResource {
     this.path = path;
     this.etag = null;
     this.data = null;
+    this.readOnly = false; // the last answer's Service-Mode, a 304's included
   }
 
   /** Fetches; resolves to true when the data changed, false on a 304. */
   async refresh() {
     const path = this.path;
     const result = await request("GET", path, { ifNoneMatch: this.etag });
+    this.readOnly = result.readOnly;
     if (path !== this.path) return false; // moved elsewhere while this was in flight
     if (result.status === 304) return false;
     this.etag = result.etag;

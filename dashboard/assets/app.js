@@ -52,6 +52,15 @@ let pendingCreate = null; // {name, key}: a failed POST is retried with the same
 let pollMs = DEFAULT_POLL_MS;
 let pollTimer = null;
 
+// What the last poll learnt about the API, shown by showConnection(): whether every read
+// answered, and whether any said `Service-Mode: read-only` (the primary database away, a
+// standby answering). A write refused with a 503 while reads answer means the same on a
+// stack that does not send the header; as nothing will say when that ends, it holds for
+// WRITE_REFUSAL_HOLD_MS, after which the next write simply tries again.
+const WRITE_REFUSAL_HOLD_MS = 30_000;
+const connection = { readsOk: true, readOnlyByHeader: false, writeRefusedAt: null };
+let readOnlyShown = false;
+
 function firstPagePath() {
   const params = new URLSearchParams({ limit: String(state.limit), ordering: state.ordering });
   if (state.statuses.length) params.set("status", state.statuses.join(","));
@@ -143,6 +152,7 @@ function renderList() {
     ? { jobId: active.dataset.jobId, action: active.dataset.action }
     : null;
   renderRows($("jobs-body"), page.results);
+  syncWriteControls();
   if (focused) {
     // A poll re-rendered the rows: keep keyboard focus where it was.
     document
@@ -280,6 +290,10 @@ async function loadOlderHistory() {
 async function appendStatus(statusType) {
   if (!job?.data) return;
   clearAlert($("panel-error"));
+  if (readOnlyShown) {
+    showAlert($("panel-error"), notSaved("Not changed", "choose again once changes are possible"));
+    return;
+  }
   try {
     // If-Match: only if nobody changed the job since this panel last saw it.
     const result = await request("PATCH", job.path, {
@@ -288,10 +302,13 @@ async function appendStatus(statusType) {
     });
     job.data = result.data;
     job.etag = result.etag;
+    writeAccepted();
     renderJob();
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
-    if (problem.status === 412) {
+    if (writeRefused(problem)) {
+      showAlert($("panel-error"), notSaved("Not changed", "choose again once changes are possible"));
+    } else if (problem.status === 412) {
       showAlert(
         $("panel-error"),
         "Someone else changed this job meanwhile. It now shows its latest state; choose again.",
@@ -308,6 +325,10 @@ async function appendStatus(statusType) {
 // --- delete --------------------------------------------------------------------------------
 
 function confirmDelete(jobId, name) {
+  if (readOnlyShown) {
+    showDeleteRefused(jobId, name);
+    return;
+  }
   const dialog = $("confirm-delete");
   $("confirm-text").textContent = `“${name}” and its whole history will be deleted. This cannot be undone.`;
   const opener = document.activeElement;
@@ -323,16 +344,27 @@ function confirmDelete(jobId, name) {
   dialog.showModal();
 }
 
+function showDeleteRefused(jobId, name) {
+  const target = state.jobId === jobId ? $("panel-error") : $("list-error");
+  showAlert(target, notSaved(`“${name}” was not deleted`, "delete it again once changes are possible"));
+}
+
 async function deleteJob(jobId, name) {
   const message = $("create-message");
+  if (readOnlyShown) {
+    showDeleteRefused(jobId, name);
+    return;
+  }
   try {
     await request("DELETE", jobPath(jobId));
+    writeAccepted();
     message.textContent = `Deleted “${name}”.`;
     if (state.jobId === jobId) closePanel();
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
     const target = state.jobId === jobId ? $("panel-error") : $("list-error");
-    showAlert(target, problem.status === 404 ? `“${name}” was already deleted.` : problemMessage(problem));
+    if (writeRefused(problem)) showDeleteRefused(jobId, name);
+    else showAlert(target, problem.status === 404 ? `“${name}” was already deleted.` : problemMessage(problem));
   }
   await Promise.all([refreshList(), refreshSummary()]);
   $("jobs-heading").focus();
@@ -348,6 +380,12 @@ async function createJob(event) {
   clearFieldError(input, $("create-name-error"));
   message.textContent = "";
   message.classList.remove("error");
+  if (readOnlyShown) {
+    // Not sent: the input stays as typed, and the form says why.
+    message.textContent = notSaved("Not saved", "your entry is kept; create it once changes are possible");
+    message.classList.add("error");
+    return;
+  }
   if (!pendingCreate || pendingCreate.name !== name) {
     pendingCreate = { name, key: newIdempotencyKey() };
   }
@@ -357,13 +395,17 @@ async function createJob(event) {
       idempotencyKey: pendingCreate.key,
     });
     pendingCreate = null;
+    writeAccepted();
     input.value = "";
     message.textContent = `Created “${data.name}” (job ${data.id}).`;
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
     // A rejected body will be rejected again: the next attempt is a new request.
     if (problem.status >= 400 && problem.status < 500 && problem.status !== 409) pendingCreate = null;
-    if (problem.errors.name) {
+    if (writeRefused(problem)) {
+      message.textContent = notSaved("Not saved", "your entry is kept; create it once changes are possible");
+      message.classList.add("error");
+    } else if (problem.errors.name) {
       showFieldError(input, $("create-name-error"), problem.errors.name);
       input.focus();
     } else {
@@ -375,19 +417,83 @@ async function createJob(event) {
   await Promise.all([refreshList(), refreshSummary()]);
 }
 
-// --- polling -------------------------------------------------------------------------------
+// --- connection and read-only mode ---------------------------------------------------------
 
-function setConnection(ok) {
-  const text = ok ? "" : "Connection problem: showing the last data received; retrying.";
-  if ($("connection").textContent !== text) $("connection").textContent = text;
-  document.body.classList.toggle("offline", !ok);
+const CONNECTION_PROBLEM = "Connection problem: showing the last data received; retrying.";
+const READ_ONLY =
+  "Read-only: the jobs database is taking no changes right now. " +
+  "Showing current data; changes are possible again once it is back.";
+
+/** Why a change was not made, for the place it was asked from. */
+function notSaved(what, next) {
+  return `${what}: the jobs database is taking no changes right now (read-only); ${next}.`;
 }
+
+// The controls that change jobs. In read-only mode they stay focusable (so a keyboard or
+// screen reader user finds them and hears why they do nothing) but are aria-disabled and
+// described by the status line; their handlers refuse and say so.
+const WRITE_CONTROLS =
+  '#create-form button[type="submit"], #append-buttons button, #delete-job, #jobs-body button[data-action="delete"]';
+
+function syncWriteControls() {
+  for (const control of document.querySelectorAll(WRITE_CONTROLS)) {
+    if (readOnlyShown) {
+      control.setAttribute("aria-disabled", "true");
+      control.setAttribute("aria-describedby", "connection");
+    } else {
+      control.removeAttribute("aria-disabled");
+      control.removeAttribute("aria-describedby");
+    }
+  }
+}
+
+function isReadOnly() {
+  if (!connection.readsOk) return false; // reads failing too: a connection problem
+  if (connection.readOnlyByHeader) return true;
+  const refusedAt = connection.writeRefusedAt;
+  return refusedAt !== null && Date.now() - refusedAt < WRITE_REFUSAL_HOLD_MS;
+}
+
+/** The status line at the top and the write controls, from what is known now. */
+function showConnection() {
+  readOnlyShown = isReadOnly();
+  const text = !connection.readsOk ? CONNECTION_PROBLEM : readOnlyShown ? READ_ONLY : "";
+  if ($("connection").textContent !== text) $("connection").textContent = text;
+  document.body.classList.toggle("offline", !connection.readsOk);
+  document.body.classList.toggle("read-only", readOnlyShown);
+  syncWriteControls();
+}
+
+/** A write answered 503 (the command service cannot write) while the reads answer: the page
+ * is read-only now, and this returns true. Any other problem, a 503 while the reads fail
+ * too included (that is a connection problem), is the caller's to show. */
+function writeRefused(problem) {
+  if (problem.status !== 503) return false;
+  connection.writeRefusedAt = Date.now();
+  showConnection();
+  return readOnlyShown;
+}
+
+/** A write went through: whatever refused writes before is over. */
+function writeAccepted() {
+  connection.writeRefusedAt = null;
+  showConnection();
+}
+
+// --- polling -------------------------------------------------------------------------------
 
 async function poll() {
   clearTimeout(pollTimer);
   if (!document.hidden) {
     const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel()]);
-    setConnection(results.every(Boolean));
+    connection.readsOk = results.every(Boolean);
+    if (connection.readsOk) {
+      const readOnly = [summary, list, job].some((resource) => resource?.readOnly);
+      // The header gone: the API says the primary is back, so a refused write is over too.
+      if (connection.readOnlyByHeader && !readOnly) connection.writeRefusedAt = null;
+      connection.readOnlyByHeader = readOnly;
+    }
+    showConnection();
   }
   pollTimer = setTimeout(poll, pollMs);
 }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import tempfile
 import threading
 import time
@@ -25,10 +24,10 @@ import httpx
 import pytest
 from django.core import signing
 
-from stack.config import StackConfig
 from stack.processes import Service
 from stack.system import System
 from tests.contract.test_query_instances import free_from
+from tests.replicated_stack import replicated_stack
 
 APPLY_DELAY_MS = 300
 CYCLES = 500
@@ -71,29 +70,11 @@ class Replicated:
 
 @pytest.fixture(scope="module")
 def replicated(system: System) -> Iterator[Replicated]:
-    base = system.config
-    # Not pytest's tmp_path: its parents are closed to the user PostgreSQL runs as.
-    state_dir = Path(tempfile.mkdtemp(prefix="jobs-replicated-test-"))
-    state_dir.chmod(0o755)
-    config = dataclasses.replace(
-        StackConfig.for_tests(),
-        state_dir=state_dir,
-        gateway_port=free_from(base.gateway_port + 60, count=1),
-        command_port=free_from(base.command_port + 60, count=1),
-        query_port=free_from(base.query_port + 70, count=2),
-        postgres_port=free_from(base.postgres_port + 60, count=2),
-        query_instances=2,
-        read_replicas=1,
-        standby_apply_delay_ms=APPLY_DELAY_MS,
-    )
-    replicated_system = System(config)
-    try:
-        replicated_system.up()
-        with httpx.Client(base_url=config.gateway_url, timeout=10) as client:
-            yield Replicated(replicated_system, client)
-    finally:
-        replicated_system.clean()
-        shutil.rmtree(state_dir, ignore_errors=True)
+    with (
+        replicated_stack(system.config, port_offset=60, apply_delay_ms=APPLY_DELAY_MS) as stack,
+        httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client,
+    ):
+        yield Replicated(stack, client)
 
 
 def _cycle(stack: Replicated, job_id: int, number: int, *, with_token: bool, pause: float) -> bool:
