@@ -73,12 +73,21 @@ class JobOutputSerializer(serializers.ModelSerializer):
 
 
 class JobStatusOutputSerializer(serializers.ModelSerializer):
-    """One status event of a job's history."""
+    """One status event of a job's history, with how long the job stayed in it."""
+
+    duration_seconds = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text=(
+            "How long the job stayed in this status: seconds from this event to the job's "
+            "next one, to the microsecond; null for the job's current status."
+        ),
+    )
 
     class Meta:
         model = JobStatus
         ref_name = "JobStatus"
-        fields = ["id", "status_type", "timestamp"]
+        fields = ["id", "status_type", "timestamp", "duration_seconds"]
         read_only_fields = fields
 
 

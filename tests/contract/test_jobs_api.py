@@ -3,6 +3,7 @@
 import contextlib
 import socket
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -171,3 +172,14 @@ def test_a_list_revalidates_with_304_until_a_write(api):
         api.get("/api/jobs/", params={"limit": 5}, headers={"If-None-Match": etag}).status_code
         == 200
     )
+
+
+def test_history_durations_add_up_to_the_time_between_the_first_and_the_current_event(api):
+    job = create_job(api, unique("durations"))
+    for status in ("RUNNING", "FAILED", "RUNNING"):
+        assert api.patch(f"/api/jobs/{job['id']}/", json={"status_type": status}).status_code == 200
+    events = api.get(f"/api/jobs/{job['id']}/statuses/").json()["results"]
+    durations = [event["duration_seconds"] for event in events]
+    assert durations[0] is None and all(d > 0 for d in durations[1:]), durations
+    first, current = (datetime.fromisoformat(events[k]["timestamp"]) for k in (-1, 0))
+    assert sum(durations[1:]) == pytest.approx((current - first).total_seconds(), abs=1e-5)

@@ -153,7 +153,27 @@ def _api_columns(model: type[Model], fields: list[str], alias: str) -> sql.Compo
 
 
 JOBS = Table(Job, "j", _api_columns(Job, JobOutputSerializer.Meta.fields, "j"))
-EVENTS = Table(JobStatus, "e", _api_columns(JobStatus, JobStatusOutputSerializer.Meta.fields, "e"))
+
+
+def _duration(alias: str) -> sql.Composed:
+    """How long the job stayed in an event's status: to its next event (the history index
+    finds it, one probe per row read), null for the current one. Timestamps strictly
+    increase per job, so the next event is the first one after it."""
+    table = sql.Identifier(JobStatus._meta.db_table)
+    job, at = (model_field(JobStatus, name).column for name in ("job", "timestamp"))
+    return sql.SQL(
+        "(SELECT extract(epoch FROM n.{at} - {a}.{at}) FROM {table} AS n "
+        "WHERE n.{job} = {a}.{job} AND n.{at} > {a}.{at} ORDER BY n.{at} LIMIT 1) "
+        "AS duration_seconds"
+    ).format(at=sql.Identifier(at), job=sql.Identifier(job), a=sql.Identifier(alias), table=table)
+
+
+_EVENT_FIELDS = [f for f in JobStatusOutputSerializer.Meta.fields if f != "duration_seconds"]
+EVENTS = Table(
+    JobStatus,
+    "e",
+    sql.SQL(", ").join([_api_columns(JobStatus, _EVENT_FIELDS, "e"), _duration("e")]),
+)
 
 _VERSION = sql.SQL(job_version_sql("{}")).format(JOBS.column("updated_at"))
 # One job as the API's JSON, and its version; the version alone (a history's ETag).

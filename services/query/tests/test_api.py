@@ -168,8 +168,29 @@ def test_history_is_a_page_of_events_newest_first(api, make_job):
     body = api.get(f"/api/jobs/{job.pk}/statuses/?limit=2").json()
     assert body["count"] == 3
     assert [e["status_type"] for e in body["results"]] == ["COMPLETED", "RUNNING"]
-    assert set(body["results"][0]) == {"id", "status_type", "timestamp"}
+    assert set(body["results"][0]) == {"id", "status_type", "timestamp", "duration_seconds"}
+    assert [e["duration_seconds"] for e in body["results"]] == [None, 1.0]
     assert body["next"].endswith(f"/api/jobs/{job.pk}/statuses/?limit=2&offset=2")
+
+
+@pytest.mark.parametrize("pagination", ["offset", "cursor"])
+def test_each_event_says_how_long_the_job_stayed_in_it_across_page_boundaries(
+    api, make_job, pagination
+):
+    """The database computes each duration to the next event, also when that event is on
+    another page: a page of one event at a time gives the same durations as one page."""
+    job = make_job("etl", "RUNNING", "FAILED", "RUNNING")
+    steps = [timedelta(seconds=90.5), timedelta(microseconds=7), timedelta(hours=26)]
+    events = list(JobStatus.objects.filter(job=job).order_by("timestamp"))
+    at = events[0].timestamp
+    for event, step in zip(events[1:], steps, strict=True):
+        at += step
+        JobStatus.objects.filter(pk=event.pk).update(timestamp=at)
+    whole = api.get(f"/api/jobs/{job.pk}/statuses/").json()["results"]
+    assert [e["duration_seconds"] for e in whole] == [None, 93600.0, 0.000007, 90.5]
+    first = api.get(f"/api/jobs/{job.pk}/statuses/?limit=1&pagination={pagination}").json()
+    pages = pages_along(first, "next", lambda url: api.get(url).json())
+    assert [e for p in pages for e in p["results"]] == whole
 
 
 def test_history_of_a_missing_job_is_a_404_not_an_empty_page(api):
@@ -330,7 +351,11 @@ def test_the_json_postgresql_writes_is_exactly_what_the_drf_serializers_describe
         assert shown == expected
         assert list(shown) == list(expected)  # the keys in the documented order too
     history = api.get(f"/api/jobs/{job.pk}/statuses/").json()["results"]
-    events = JobStatus.objects.filter(job=job).order_by("-timestamp")
+    events = list(JobStatus.objects.filter(job=job).order_by("-timestamp"))
+    for event, newer in zip(events, [None, *events], strict=False):
+        event.duration_seconds = (  # type: ignore[attr-defined]
+            None if newer is None else (newer.timestamp - event.timestamp).total_seconds()
+        )
     assert history == JobStatusOutputSerializer(events, many=True).data
     assert list(history[0]) == list(JobStatusOutputSerializer.Meta.fields)
 
