@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from stack.config import COMMAND_ROLE
+from stack.ports import bind_error
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -135,3 +136,12 @@ def command_backends_waiting_on_a_lock(conn: psycopg.Connection) -> int:
 def assert_no_invariant_violations(conn: psycopg.Connection) -> None:
     violations = invariant_violations(conn)
     assert violations == dict.fromkeys(violations, 0), violations
+
+
+def free_from(port: int, *, count: int) -> int:
+    """The first port from `port` on that is free with the count - 1 after it: near the
+    test stack's own, but not one another checkout's stack holds now."""
+    for first in range(port, port + 200, count):
+        if all(bind_error("127.0.0.1", first + k) is None for k in range(count)):
+            return first
+    raise AssertionError(f"no {count} free ports in a row from {port}")
