@@ -193,6 +193,8 @@ def render_gateway_config(config: StackConfig) -> str:
         "GATEWAY_UPSTREAM_TIMEOUT": config.upstream_timeout,
         "DASHBOARD_ROOT": str(DASHBOARD_DIR),
         "GATEWAY_GENERATED_DIR": str(_generated_fragments(config)),
+        "GATEWAY_CACHE_SECONDS": str(config.gateway_cache_seconds),
+        "GATEWAY_CACHE_DIR": str(config.state_dir / "nginx" / "cache"),
     }
     server = (GATEWAY_DIR / "default.conf.template").read_text()
     for name, value in values.items():
