@@ -12,6 +12,7 @@ import dataclasses
 import json
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -274,3 +275,68 @@ def test_with_the_cache_off_nothing_is_cached_and_a_write_is_seen_at_once(system
     api.get("/api/jobs/summary/", headers=next(request_ids))
     lines = access_log_lines(system.config.logs_dir / "gateway-access.log", tag, 4)
     assert [(line["cache"], bool(line["upstream"])) for line in lines] == [("", True)] * 4
+
+
+def test_a_cached_page_is_kept_less_than_its_seconds_plus_one(cached, api):
+    """nginx counts an entry's age in whole seconds: with GATEWAY_CACHE_SECONDS=1 a page is
+    served until the second after the next one begins, less than 2 s after it was stored;
+    then it is asked of the service again (with its ETag, which a write has changed)."""
+    tag = marker()
+    request_ids = ids(tag)
+    page = {"search": tag}
+    with httpx.Client(base_url=cached.url, timeout=10) as client:
+        stored = time.monotonic()
+        assert client.get("/api/jobs/", params=page, headers=next(request_ids)).json()["count"] == 0
+        create_job(api, tag)
+        await_condition(
+            lambda: client.get("/api/jobs/", params=page, headers=next(request_ids)).json()[
+                "count"
+            ],
+            timeout=5,
+            what="the write, through the cache",
+        )
+        seen = time.monotonic()
+    assert seen - stored < 2 + 0.5
+    statuses = [line["cache"] for line in cached.access_log(tag, 3)]
+    assert statuses[0] == "MISS" and statuses[-1] == "EXPIRED"
+    assert set(statuses[1:-1]) <= {"HIT"}
+
+
+def test_a_get_with_a_body_is_the_services_400_with_its_page_cached(cached):
+    tag = marker()
+    request_ids = ids(tag)
+    with httpx.Client(base_url=cached.url, timeout=10) as client:
+        assert client.get(
+            "/api/jobs/", params={"search": tag}, headers=next(request_ids)
+        ).is_success
+        with_body = client.request(
+            "GET",
+            "/api/jobs/",
+            params={"search": tag},
+            content=b"{}",
+            headers={**next(request_ids), "Content-Type": "application/json"},
+        )
+    assert with_body.status_code == 400
+    assert [line["cache"] for line in cached.access_log(tag, 2)] == ["MISS", ""]
+
+
+def test_an_accept_the_service_refuses_is_its_406_with_the_page_cached(cached):
+    tag = marker()
+    request_ids = ids(tag)
+    with httpx.Client(base_url=cached.url, timeout=10) as client:
+        assert client.get("/api/jobs/summary/", headers=next(request_ids)).is_success
+        html = client.get(
+            "/api/jobs/summary/", headers={**next(request_ids), "Accept": "text/html"}
+        )
+    assert html.status_code == 406
+    assert [line["cache"] for line in cached.access_log(tag, 2)][1] == ""
+
+
+def test_a_gateway_started_again_starts_with_an_empty_cache(cached):
+    tag = marker()
+    with httpx.Client(base_url=cached.url, timeout=10) as client:
+        assert client.get("/api/jobs/summary/", headers={"X-Request-ID": f"{tag}-0"}).is_success
+        cached.gateway.stop()
+        cached.gateway.start()
+        assert client.get("/api/jobs/summary/", headers={"X-Request-ID": f"{tag}-1"}).is_success
+    assert [line["cache"] for line in cached.access_log(tag, 2)] == ["MISS", "MISS"]
