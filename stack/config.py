@@ -20,6 +20,8 @@ REPLICATION_ROLE = "jobs_replication"
 MAX_READ_REPLICAS = 8
 # The browser origin the test stack allows, for the CORS contract tests.
 TEST_ORIGIN = "http://dashboard.test"
+# The longest GATEWAY_CACHE_SECONDS: it is a term of the reads' staleness bound.
+MAX_GATEWAY_CACHE_SECONDS = 60
 
 
 def _int_env(name: str, default: int) -> int:
@@ -107,6 +109,8 @@ class StackConfig:
     # deliberately applies (recovery_min_apply_delay, for tests of stale reads).
     read_replicas: int = 0
     standby_apply_delay_ms: int = 0
+    # How long the gateway may answer the list and the summary from its cache (0: never).
+    gateway_cache_seconds: int = 0
     # "" for `make up`, "TEST_" for `make test`: how the variables that move it are named.
     env_prefix: str = ""
 
@@ -171,6 +175,9 @@ class StackConfig:
             read_replicas=_bounded_int_env(f"{env_prefix}READ_REPLICAS", 0, 0, MAX_READ_REPLICAS),
             standby_apply_delay_ms=_bounded_int_env(
                 f"{env_prefix}STANDBY_APPLY_DELAY_MS", 0, 0, 3_600_000
+            ),
+            gateway_cache_seconds=_bounded_int_env(
+                f"{env_prefix}GATEWAY_CACHE_SECONDS", 0, 0, MAX_GATEWAY_CACHE_SECONDS
             ),
         )
         _check_port_ranges(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,6 +181,10 @@ def query_upstream_servers(config: StackConfig) -> str:
     )
 
 
+def gateway_cache_dir(config: StackConfig) -> Path:
+    return config.state_dir / "nginx" / "cache"
+
+
 def render_gateway_config(config: StackConfig) -> str:
     """gateway/default.conf.template with the stack's address and ports, wrapped in a main
     context whose paths all live under the state folder (so nginx needs no root-owned files)."""
@@ -193,6 +198,8 @@ def render_gateway_config(config: StackConfig) -> str:
         "GATEWAY_UPSTREAM_TIMEOUT": config.upstream_timeout,
         "DASHBOARD_ROOT": str(DASHBOARD_DIR),
         "GATEWAY_GENERATED_DIR": str(_generated_fragments(config)),
+        "GATEWAY_CACHE_SECONDS": str(config.gateway_cache_seconds),
+        "GATEWAY_CACHE_DIR": str(gateway_cache_dir(config)),
     }
     server = (GATEWAY_DIR / "default.conf.template").read_text()
     for name, value in values.items():
@@ -255,6 +262,9 @@ class Gateway:
     def start(self) -> None:
         if self.is_running():
             return
+        # An entry keeps the age limit it was stored with: a gateway started with a
+        # shorter GATEWAY_CACHE_SECONDS (or 0) must not serve one kept under a longer one.
+        shutil.rmtree(gateway_cache_dir(self.config), ignore_errors=True)
         checked = self.test_config()
         if checked.returncode != 0:
             raise StackError(f"nginx rejected the gateway config:\n{checked.stderr}")

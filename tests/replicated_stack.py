@@ -14,7 +14,7 @@ from pathlib import Path
 
 from stack.config import StackConfig
 from stack.system import System
-from tests.contract.test_query_instances import free_from
+from tests.contract.helpers import free_from
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from stack.config import COMMAND_ROLE
+from stack.ports import bind_error
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -148,3 +149,12 @@ def pages_along(
             pytest.fail(f"more than {at_most} pages along {link!r}: the cursors loop")
         pages.append(get(pages[-1][link]))
     return pages
+
+
+def free_from(port: int, *, count: int) -> int:
+    """The first port from `port` on that is free with the count - 1 after it: near the
+    test stack's own, but not one another checkout's stack holds now."""
+    for first in range(port, port + 200, count):
+        if all(bind_error("127.0.0.1", first + k) is None for k in range(count)):
+            return first
+    raise AssertionError(f"no {count} free ports in a row from {port}")

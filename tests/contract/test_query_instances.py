@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stack.ports import bind_error
 from stack.processes import Gateway, Service, read_pid
 from stack.system import System
+from tests.contract.helpers import free_from
 
 THREADS = 4
 READS_PER_THREAD = 300
@@ -62,15 +62,6 @@ class Pair:
                 if parent == master:
                     workers.add(int(proc.name))
         return workers
-
-
-def free_from(port: int, *, count: int) -> int:
-    """The first port from `port` on that is free with the count - 1 after it: near the
-    test stack's own, but not one another checkout's stack holds now."""
-    for first in range(port, port + 200, count):
-        if all(bind_error("127.0.0.1", first + k) is None for k in range(count)):
-            return first
-    raise AssertionError(f"no {count} free ports in a row from {port}")
 
 
 @pytest.fixture

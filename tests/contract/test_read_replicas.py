@@ -26,7 +26,7 @@ from django.core import signing
 
 from stack.processes import Service
 from stack.system import System
-from tests.contract.test_query_instances import free_from
+from tests.contract.helpers import free_from
 from tests.replicated_stack import replicated_stack
 
 APPLY_DELAY_MS = 300

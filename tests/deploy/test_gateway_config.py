@@ -69,9 +69,11 @@ def test_compose_sets_every_placeholder_of_the_template_and_the_launcher_too(tmp
     assert not re.search(r"\$\{[A-Z_]+\}", render_gateway_config(config))
 
 
-def test_compose_style_rendering_passes_nginx_t(tmp_path):
+@pytest.mark.parametrize("cache_seconds", ["0", "5"])
+def test_compose_style_rendering_passes_nginx_t(tmp_path, cache_seconds):
     """What the official image does: envsubst the template into an http{} include, which
-    includes the generated files compose mounts (here: where they come from)."""
+    includes the generated files compose mounts (here: where they come from); with the
+    gateway cache off (compose's default) and on."""
     template = (GATEWAY_DIR / "default.conf.template").read_text()
     generated = GATEWAY_DIR.parent / compose_mount_source(
         COMPOSE_GATEWAY_ENV["GATEWAY_GENERATED_DIR"]
@@ -87,6 +89,9 @@ def test_compose_style_rendering_passes_nginx_t(tmp_path):
         "GATEWAY_UPSTREAM_TIMEOUT": "30s",
         "DASHBOARD_ROOT": "/usr/share/nginx/dashboard",
         "GATEWAY_GENERATED_DIR": str(generated.resolve()),
+        "GATEWAY_CACHE_SECONDS": cache_seconds,
+        # compose's folder is in the image; nginx -t creates its cache folder.
+        "GATEWAY_CACHE_DIR": str(tmp_path / "cache"),
     }.items():
         template = template.replace("${" + name + "}", value)
     (tmp_path / "default.conf").write_text(template)
@@ -291,3 +296,73 @@ def test_compose_query_upstream_follows_the_replicas():
     [block] = re.findall(r"upstream jobs_query \{(.*?)\}", template, flags=re.DOTALL)
     # `resolve` keeps its addresses in the upstream's shared zone.
     assert re.search(r"^\s*zone jobs_query \d+k;", block, flags=re.MULTILINE)
+
+
+def _locations(rendered: str) -> dict[str, str]:
+    """Each location block of the server, by what follows `location`."""
+    blocks = re.split(r"^\s*location ", rendered, flags=re.MULTILINE)[1:]
+    return {block.split("{", 1)[0].strip(): block for block in blocks}
+
+
+def test_the_gateway_cache_is_used_by_the_list_and_the_summary_only(tmp_path):
+    config = dataclasses.replace(StackConfig.for_tests(), state_dir=tmp_path)
+    rendered = render_gateway_config(config)
+    caching = {
+        where: re.findall(r"^\s*proxy_cache ([^;]+);", block, flags=re.MULTILINE)
+        for where, block in _locations(rendered).items()
+    }
+    assert {where: zone for where, zone in caching.items() if zone} == {
+        "= /api/jobs/": ["$jobs_cache_zone"],
+        "= /api/jobs/summary/": ["$jobs_cache_zone"],
+    }
+    # Its files live in the launcher's state folder, like the gateway's other files.
+    assert re.search(rf'proxy_cache_path "{re.escape(str(tmp_path))}/nginx/cache" ', rendered)
+
+
+def test_the_gateway_cache_keeps_only_a_200_and_never_serves_stale(tmp_path):
+    config = dataclasses.replace(
+        StackConfig.for_tests(), state_dir=tmp_path, gateway_cache_seconds=7
+    )
+    rendered = render_gateway_config(config)
+    assert re.findall(r"proxy_cache_valid ([^;]+);", rendered) == ["200 7s"]
+    # A service's own caching headers do not lengthen (or shorten) what the gateway keeps.
+    assert "proxy_ignore_headers Cache-Control Expires X-Accel-Expires;" in rendered
+    assert "proxy_cache_use_stale off;" in rendered
+    assert "proxy_cache_background_update off;" in rendered
+    assert "proxy_cache_lock on;" in rendered
+    assert "proxy_cache_revalidate on;" in rendered
+    assert 'proxy_cache_key "$http_host$request_uri";' in rendered
+
+
+@pytest.mark.parametrize(("seconds", "zone"), [(0, "off"), (1, "jobs_pages"), (60, "jobs_pages")])
+def test_gateway_cache_seconds_0_turns_the_cache_off(tmp_path, seconds, zone):
+    config = dataclasses.replace(
+        StackConfig.for_tests(), state_dir=tmp_path, gateway_cache_seconds=seconds
+    )
+    [block] = re.findall(
+        rf'map "{seconds}" \$jobs_cache_enabled \{{(.*?)\}}',
+        render_gateway_config(config),
+        flags=re.DOTALL,
+    )
+    rules = dict(re.findall(r'^\s*("~\^0\+\$"|default) (\w+);', block, flags=re.MULTILINE))
+    expected = rules['"~^0+$"'] if re.fullmatch(r"0+", str(seconds)) else rules["default"]
+    assert expected == zone
+
+
+def test_gateway_cache_seconds_is_off_unless_set(monkeypatch, tmp_path):
+    monkeypatch.delenv("GATEWAY_CACHE_SECONDS", raising=False)
+    monkeypatch.delenv("TEST_GATEWAY_CACHE_SECONDS", raising=False)
+    assert StackConfig.from_env(state_dir=tmp_path).gateway_cache_seconds == 0
+    assert StackConfig.for_tests().gateway_cache_seconds == 0
+    assert COMPOSE_GATEWAY_ENV["GATEWAY_CACHE_SECONDS"] == "${GATEWAY_CACHE_SECONDS:-0}"
+    monkeypatch.setenv("GATEWAY_CACHE_SECONDS", "1")
+    assert StackConfig.from_env(state_dir=tmp_path).gateway_cache_seconds == 1
+
+
+@pytest.mark.parametrize("value", ["61", "one", "-1", "0.5"])
+def test_gateway_cache_seconds_must_be_a_whole_number_from_0_to_60(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("GATEWAY_CACHE_SECONDS", value)
+    with pytest.raises(
+        StackError, match=rf"GATEWAY_CACHE_SECONDS='{re.escape(value)}' .* from 0 to 60"
+    ):
+        StackConfig.from_env(state_dir=tmp_path)
