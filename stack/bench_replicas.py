@@ -10,6 +10,9 @@ figures (docs/performance.md):
   without one;
 - read-after-write through the gateway: PATCH, then a GET with the write's token, timed,
   with how each token was answered (the query instances' logs);
+- the gateway cache: the list's first page, the summary and 1,000 distinct list pages
+  through a gateway with GATEWAY_CACHE_SECONDS=1 against the same without, with the
+  cache's hit ratio from its access log;
 - the standby's replay lag while wrk runs the write mix, sampled from pg_stat_replication.
 Each wrk run also gives the CPU per request of each part (the query instance, the
 primary, the standby): on this machine's two cores more instances cannot add throughput,
@@ -40,7 +43,7 @@ from stack.bench import (
     _postmaster_pid,
     _wrk,
 )
-from stack.config import REPO_ROOT
+from stack.config import REPO_ROOT, StackConfig
 from stack.processes import Gateway, Service, read_pid
 from stack.system import System
 from stack.tools import StackError, wrk_binary
@@ -151,6 +154,41 @@ def _token_outcomes(offsets: dict[Path, int]) -> dict[str, int]:
     return counts
 
 
+def _cache_gateway(lifted: StackConfig) -> Gateway:
+    """A second gateway in front of the same instances, alike but for a 1 s cache, on
+    GATEWAY_PORT + 50 with a state folder of its own (nginx's workers must read it)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="jobs-bench-cache-"))
+    state_dir.chmod(0o755)
+    config = dataclasses.replace(
+        lifted, state_dir=state_dir, gateway_port=lifted.gateway_port + 50, gateway_cache_seconds=1
+    )
+    gateway = Gateway(config)
+    gateway.start()
+    return gateway
+
+
+def _cache_pairs(off_url: str, on_url: str) -> list[tuple[str, Scenario, str]]:
+    same_page = Scenario("list, first page", "/api/jobs/")
+    summary = Scenario("summary", "/api/jobs/summary/")
+    distinct = Scenario("list, 1,000 distinct pages", "/api/jobs/", lua="distinct_pages.lua")
+    return [
+        (f"{scenario.name}: {arm}", scenario, url)
+        for scenario in (same_page, summary, distinct)
+        for arm, url in (("cache off", off_url), ("cache on (1 s)", on_url))
+    ]
+
+
+def _cache_status(gateway: Gateway, offset: int) -> dict[str, int]:
+    """How the gateway's access log lines after `offset` used the cache."""
+    counts: dict[str, int] = {}
+    with (gateway.config.logs_dir / "gateway-access.log").open("rb") as log:
+        log.seek(offset)
+        for line in log.read().splitlines():
+            status = json.loads(line).get("cache") or "none"
+            counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
 def _lag_under_writes(system: System, url: str, meter: CpuMeter) -> dict[str, object]:
     """The write mix through `url` for one wrk run, while the standby's lag (bytes behind
     the primary's current position, and pg_stat_replication's replay_lag) is sampled every
@@ -195,55 +233,96 @@ def _lag_under_writes(system: System, url: str, meter: CpuMeter) -> dict[str, ob
     }
 
 
-def run_replica_bench(system: System) -> int:
+def _seeded(system: System) -> tuple[int, int]:
+    """(jobs, highest id) of the stack's data; refuses a stack that is not what the set
+    needs."""
     config = system.config
     if config.read_replicas < 1 or config.query_instances < 2:
         raise StackError(
             "the replicas bench needs the stack started with QUERY_INSTANCES=2 READ_REPLICAS=1"
         )
-    wrk_binary()
     with psycopg.connect(system.postgres.admin_url, autocommit=True) as conn:
         max_id = conn.execute("SELECT max(id) FROM jobs_job").fetchone()[0]  # type: ignore[index]
         jobs = conn.execute("SELECT count(*) FROM jobs_job").fetchone()[0]  # type: ignore[index]
     if not max_id or jobs < 1000:
         raise StackError("seed the stack first: make seed JOBS=1000000")
+    return jobs, max_id
+
+
+def _rounds(
+    pairs: list[tuple[str, Scenario, str]], meter: CpuMeter, cache: Gateway | None = None
+) -> tuple[dict[str, list[Measured]], dict[str, dict[str, int]]]:
+    """ROUNDS alternating rounds of every arm; with `cache`, how each run through it used
+    the cache (no warm-up there, so the counts are the measured requests')."""
+    rounds: dict[str, list[Measured]] = {name: [] for name, _, _ in pairs}
+    used: dict[str, dict[str, int]] = {}
+    log = None if cache is None else cache.config.logs_dir / "gateway-access.log"
+    for number in range(1, ROUNDS + 1):
+        for name, scenario, url in pairs:
+            print(f"  round {number}/{ROUNDS}: {name} ...", flush=True)
+            through_cache = cache is not None and url == cache.config.gateway_url
+            offset = log.stat().st_size if through_cache and log and log.exists() else 0
+            warm_up = number == 1 and not through_cache
+            rounds[name].append(_wrk(url, scenario, dict(os.environ), meter, warm_up=warm_up))
+            if through_cache and cache is not None:
+                for status, count in _cache_status(cache, offset).items():
+                    totals = used.setdefault(name, {})
+                    totals[status] = totals.get(status, 0) + count
+    return rounds, used
+
+
+def run_replica_bench(system: System) -> int:
+    jobs, max_id = _seeded(system)
+    wrk_binary()
     os.environ["BENCH_MAX_ID"] = str(max_id)
-    env = {**os.environ}
     primary_reader = _primary_reader(system)
-    lifted = dataclasses.replace(config, rate_limit=1_000_000, rate_burst=1_000_000)
+    lifted = dataclasses.replace(system.config, rate_limit=1_000_000, rate_burst=1_000_000)
     system.gateway.stop()
     bench_gateway = Gateway(lifted)
     bench_gateway.start()
+    cache_gateway = _cache_gateway(lifted)
     try:
         standby = system.services["query"]
         meter = CpuMeter(
             {
-                "query (standby)": read_pid(standby.pid_file),
+                "query 0 (standby)": read_pid(standby.pid_file),
+                "query 1 (standby)": read_pid(system.services["query-1"].pid_file),
                 "query (primary)": read_pid(primary_reader.pid_file),
                 "primary": _postmaster_pid(system),
                 "standby": _server_pid(system.standbys.wanted[0].data),
+                "gateway": read_pid(bench_gateway.pid_file),
+                "gateway (cache)": read_pid(cache_gateway.pid_file),
             }
         )
         token = _current_token(system, max_id // 2)
-        pairs = _pairs(standby.url, primary_reader.url, token)
-        rounds: dict[str, list[Measured]] = {name: [] for name, _, _ in pairs}
-        for number in range(1, ROUNDS + 1):
-            for name, scenario, url in pairs:
-                print(f"  round {number}/{ROUNDS}: {name} ...", flush=True)
-                rounds[name].append(_wrk(url, scenario, env, meter, warm_up=number == 1))
+        rounds, _ = _rounds(_pairs(standby.url, primary_reader.url, token), meter)
+        cache_pairs = _cache_pairs(lifted.gateway_url, cache_gateway.config.gateway_url)
+        cache_rounds, cache_used = _rounds(cache_pairs, meter, cache_gateway)
         print("  read-after-write ...", flush=True)
         after_write = _read_after_write(system, max_id // 3)
         print("  replica lag under the write mix ...", flush=True)
         lag = _lag_under_writes(system, lifted.gateway_url, meter)
     finally:
+        cache_gateway.stop()
         bench_gateway.stop()
         system.gateway.start()
         primary_reader.stop()
-    report = _report(rounds, after_write, lag, jobs=jobs)
+    report = _report({**rounds, **cache_rounds}, after_write, lag, jobs=jobs)
+    report += _cache_report(cache_used)
     print(report)
     RESULTS_PATH.write_text(report)
     print(f"written to {RESULTS_PATH.relative_to(REPO_ROOT)}")
     return 0
+
+
+def _cache_report(used: dict[str, dict[str, int]]) -> str:
+    lines = ["", "How the cached gateway's requests used its cache (all rounds):", ""]
+    for name, counts in used.items():
+        total = sum(counts.values())
+        hits = counts.get("HIT", 0)
+        ratio = f"{hits / total:.4f}" if total else "?"
+        lines.append(f"- {name}: hit ratio {ratio} of {total:,} requests; {counts}")
+    return "\n".join([*lines, ""])
 
 
 def _median(runs: list[Measured]) -> Measured:
@@ -267,9 +346,11 @@ def _report(rounds, after_write, lag, *, jobs: int) -> str:  # type: ignore[no-u
         "# Benchmarks of the read side's scale-out (`make bench SET=replicas`)",
         "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on a stack with QUERY_INSTANCES=2 "
-        f"READ_REPLICAS=1, {jobs:,} jobs. wrk straight to one query instance (2 workers x 4 "
-        f"threads), 8 connections; {ROUNDS} alternating rounds, median round shown with the "
-        "range of all rounds. CPU: milliseconds per request of each part during the median run.",
+        f"READ_REPLICAS=1, {jobs:,} jobs. wrk, 8 connections: standby against primary and "
+        "the token rows straight to one query instance (2 workers x 4 threads) each; the "
+        "cache rows through a gateway over both instances, the same gateway with a 1 s "
+        f"cache beside it. {ROUNDS} alternating rounds, median round shown with the range "
+        "of all rounds. CPU: milliseconds per request of each part during the median run.",
         "",
         *_machine(),
         "",
