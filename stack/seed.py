@@ -21,7 +21,7 @@ BATCH = 50_000
 _BATCH_SQL = """
 WITH params AS (
     SELECT %(start)s::bigint AS first, %(stop)s::bigint AS last, %(total)s::bigint AS total,
-           %(now)s::timestamptz AS now
+           %(now)s::timestamptz AS now, %(span)s::float8 AS span
 ),
 generated AS (
     SELECT g,
@@ -30,20 +30,29 @@ generated AS (
                             'train','cleanup','digest'])[1 + (g / 8) %% 8]
            || '-' || (ARRAY['prod','staging','dev'])[1 + (g / 64) %% 3]
            || '-' || g AS name,
-           -- Spread over the past year, in id order, as jobs arrive.
-           p.now - make_interval(secs => (p.total - g) * 31536000.0 / p.total) AS created,
-           g %% 20 AS kind
+           -- Spread over the past year (the span), in id order, as jobs arrive.
+           p.now - make_interval(secs => (p.total - g) * p.span / p.total) AS created,
+           g %% 20 AS kind, p.now
       FROM params p, generate_series(p.first, p.last) AS g
 ),
-shaped AS (
-    SELECT name, created, kind,
-           CASE WHEN kind < 3 THEN 'PENDING' WHEN kind < 7 THEN 'RUNNING'
-                WHEN kind < 17 THEN 'COMPLETED' ELSE 'FAILED' END AS final,
-           CASE WHEN kind < 3 THEN created
-                WHEN kind < 7 THEN created + interval '30 seconds'
-                ELSE created + interval '30 seconds' + make_interval(secs => 60 + kind * 97)
-           END AS last_at
+planned AS (
+    SELECT name, created, kind, now,
+           created + interval '30 seconds' AS started,
+           created + interval '30 seconds' + make_interval(secs => 60 + kind * 97) AS ended
       FROM generated
+),
+shaped AS (
+    -- A job whose next step would come after the seed's clock has not taken it yet: the
+    -- newest jobs are still PENDING or RUNNING, and no status time is in the future.
+    SELECT name, created, kind,
+           CASE WHEN kind < 3 OR started > now THEN 'PENDING'
+                WHEN kind < 7 OR ended > now THEN 'RUNNING'
+                WHEN kind < 17 THEN 'COMPLETED' ELSE 'FAILED' END AS final,
+           CASE WHEN kind < 3 OR started > now THEN created
+                WHEN kind < 7 OR ended > now THEN started
+                ELSE ended
+           END AS last_at
+      FROM planned
 ),
 jobs AS (
     INSERT INTO jobs_job (name, created_at, updated_at, current_status_type,
@@ -62,8 +71,9 @@ SELECT id, current_status_type, current_status_timestamp
 """
 
 
-def seed(database_url: str, *, jobs: int, force: bool) -> int:
-    """Insert `jobs` jobs with their events; refuses a non-empty database unless `force`."""
+def seed(database_url: str, *, jobs: int, force: bool, span_seconds: float = 31_536_000) -> int:
+    """Insert `jobs` jobs with their events, created over the `span_seconds` (a year) up to
+    now; refuses a non-empty database unless `force`."""
     if jobs < 1:
         raise StackError("JOBS must be at least 1")
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -80,7 +90,13 @@ def seed(database_url: str, *, jobs: int, force: bool) -> int:
                 with conn.transaction():
                     conn.execute(
                         _BATCH_SQL,  # type: ignore[arg-type]
-                        {"start": start, "stop": stop, "total": jobs, "now": now},
+                        {
+                            "start": start,
+                            "stop": stop,
+                            "total": jobs,
+                            "now": now,
+                            "span": span_seconds,
+                        },
                     )
                 progress.update(stop - start + 1)
         # VACUUM as well as ANALYZE: it sets the rows' hint bits and the visibility map

@@ -59,3 +59,26 @@ def test_seed_refuses_a_database_with_jobs_unless_forced(empty_database):
     with psycopg.connect(empty_database) as conn:
         assert scalar(conn, "SELECT count(*) FROM jobs_job") == 20
         assert_no_invariant_violations(conn)
+
+
+def test_seed_writes_no_status_time_after_its_own_clock(empty_database):
+    """3,000 jobs over the last hour, one every 1.2 s: runs planned to end after the seed's
+    clock are left RUNNING (or PENDING), never finished in the future."""
+    with psycopg.connect(empty_database) as conn:
+        before = scalar(conn, "SELECT now()")
+    seed(empty_database, jobs=3000, force=False, span_seconds=3600)
+    with psycopg.connect(empty_database) as conn:
+        assert_no_invariant_violations(conn)
+        seeded_at = scalar(conn, "SELECT max(created_at) FROM jobs_job")
+        future = scalar(
+            conn, "SELECT count(*) FROM jobs_jobstatus WHERE timestamp > %s", [seeded_at]
+        )
+        still_running = scalar(
+            conn,
+            "SELECT count(*) FROM jobs_job WHERE current_status_type = 'RUNNING' "
+            "AND created_at > %s - interval '30 minutes'",
+            [seeded_at],
+        )
+    assert seeded_at >= before
+    assert future == 0, f"{future} status times after the seed's clock"
+    assert still_running > 0
