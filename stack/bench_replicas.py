@@ -25,6 +25,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -275,13 +276,15 @@ def run_replica_bench(system: System) -> int:
     jobs, max_id = _seeded(system)
     wrk_binary()
     os.environ["BENCH_MAX_ID"] = str(max_id)
-    primary_reader = _primary_reader(system)
     lifted = dataclasses.replace(system.config, rate_limit=1_000_000, rate_burst=1_000_000)
-    system.gateway.stop()
     bench_gateway = Gateway(lifted)
-    bench_gateway.start()
-    cache_gateway = _cache_gateway(lifted)
+    started: list[Service | Gateway] = []
     try:
+        started.append(primary_reader := _primary_reader(system))
+        system.gateway.stop()
+        bench_gateway.start()
+        started.append(bench_gateway)
+        started.append(cache_gateway := _cache_gateway(lifted))
         standby = system.services["query"]
         meter = CpuMeter(
             {
@@ -303,10 +306,11 @@ def run_replica_bench(system: System) -> int:
         print("  replica lag under the write mix ...", flush=True)
         lag = _lag_under_writes(system, lifted.gateway_url, meter)
     finally:
-        cache_gateway.stop()
-        bench_gateway.stop()
+        for part in reversed(started):
+            part.stop()
+            if part is not bench_gateway:  # the extra parts' own throwaway folders
+                shutil.rmtree(part.config.state_dir, ignore_errors=True)
         system.gateway.start()
-        primary_reader.stop()
     report = _report({**rounds, **cache_rounds}, after_write, lag, jobs=jobs)
     report += _cache_report(cache_used)
     print(report)

@@ -5,9 +5,10 @@ per batch), so a million jobs take about a minute, not hours: no row crosses the
 Every invariant holds by construction: each job starts PENDING at its creation time;
 20% stop there or at RUNNING, the rest end COMPLETED or FAILED, except the newest, whose
 next step would come after the seed's clock: they are still PENDING or RUNNING, so no time
-is in the future; timestamps strictly increase; the job's current status is its last event. The statement-level counter
-triggers see each batch as one statement. Names mix teams, tasks, environments and a
-number, so a search can be common (`etl`, one job in eight) or rare (`-424242`).
+is in the future; timestamps strictly increase; the job's current status is its last
+event. The statement-level counter triggers see each batch as one statement. Names mix
+teams, tasks, environments and a number, so a search can be common (`etl`, one job in
+eight) or rare (`-424242`).
 """
 
 from __future__ import annotations

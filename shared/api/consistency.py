@@ -29,7 +29,8 @@ class InvalidConsistencyToken(ProblemError):
 
 
 def issue(lsn: str) -> str:
-    """The token of a WAL position (`pg_current_wal_lsn()` after the write committed)."""
+    """The token of a WAL position (`pg_current_wal_insert_lsn()` after the write
+    committed)."""
     return signing.Signer(salt=_SALT).sign(lsn)
 
 

@@ -226,10 +226,13 @@ CONSISTENCY_TOKEN_PARAMETER = {
 # standbys").
 READ_SOURCE_HEADERS = {
     "Data-Staleness": {
-        "description": "Present when the answer was read from a standby: at most how many "
-        "seconds its data may be behind the primary (bounded by the service's "
-        "MAX_REPLICA_LAG while the primary is reachable). Absent: read from the primary, "
-        "current. A read with a Consistency-Token always includes that token's write.",
+        "description": "Present when the answer was read from a standby for this request: "
+        "at most how many seconds its data may be behind the primary (bounded by the "
+        "service's MAX_REPLICA_LAG while the primary is reachable). Absent: read from the "
+        "primary (current), or answered from the gateway's cache when that is on (then at "
+        "most its GATEWAY_CACHE_SECONDS + 1 s older), or the lag is unknown (the primary "
+        "away since the service started). A read with a Consistency-Token always includes "
+        "that token's write.",
         "schema": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{3}$"},
     },
     "Service-Mode": {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -24,9 +25,9 @@ import httpx
 import pytest
 from django.core import signing
 
-from stack.processes import Service
+from stack.processes import Gateway, Service
 from stack.system import System
-from tests.contract.helpers import free_from
+from tests.contract.helpers import await_condition, free_from
 from tests.replicated_stack import replicated_stack
 
 APPLY_DELAY_MS = 300
@@ -75,6 +76,28 @@ def replicated(system: System) -> Iterator[Replicated]:
         httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client,
     ):
         yield Replicated(stack, client)
+
+
+@pytest.fixture(scope="module")
+def cached(replicated: Replicated) -> Iterator[httpx.Client]:
+    """A second gateway over the same two instances with GATEWAY_CACHE_SECONDS=1."""
+    state_dir = Path(tempfile.mkdtemp(prefix="jobs-replicated-cache-"))
+    state_dir.chmod(0o755)  # nginx's workers read the cache folder
+    base = replicated.system.config
+    config = dataclasses.replace(
+        base,
+        state_dir=state_dir,
+        gateway_port=free_from(base.gateway_port + 5, count=1),
+        gateway_cache_seconds=1,
+    )
+    gateway = Gateway(config)
+    gateway.start()
+    try:
+        with httpx.Client(base_url=config.gateway_url, timeout=10) as client:
+            yield client
+    finally:
+        gateway.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _cycle(stack: Replicated, job_id: int, number: int, *, with_token: bool, pause: float) -> bool:
@@ -137,6 +160,16 @@ def test_answers_from_the_standby_say_how_stale_they_may_be(replicated):
     response = replicated.client.get("/api/jobs/summary/")
     assert response.status_code == 200
     assert 0 <= float(response.headers["Data-Staleness"]) <= 5
+
+
+def test_an_answer_of_the_gateway_cache_says_nothing_of_a_read_it_did_not_make(cached):
+    """A cached answer is as old as the cache's bound says; the Data-Staleness of the read
+    that filled it would say less."""
+    first = cached.get("/api/jobs/summary/")
+    second = cached.get("/api/jobs/summary/")
+    assert "Data-Staleness" in first.headers
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert "Data-Staleness" not in second.headers, "a cache hit repeated another read's bound"
 
 
 def test_a_forged_token_is_a_400(replicated):
@@ -230,6 +263,7 @@ def test_the_same_data_has_the_same_etags_and_counts_on_the_primary_and_the_stan
             assert from_standby.content == from_primary.content, path
     finally:
         on_primary.stop()
+        shutil.rmtree(on_primary.config.state_dir, ignore_errors=True)
 
 
 def _primary_instance(system: System) -> Service:
@@ -246,8 +280,9 @@ def _primary_instance(system: System) -> Service:
     return service
 
 
-def test_with_the_primary_stopped_reads_go_on_read_only_and_writes_are_refused(replicated):
-    """Last: it stops the stack's primary. Nothing acknowledged before is lost."""
+def test_with_the_primary_stopped_reads_go_on_read_only_and_writes_are_refused(replicated, cached):
+    """Last: it stops the stack's primary. Nothing acknowledged before is lost. Through the
+    cached gateway too, every read-only answer comes from a read made now, never stored."""
     system = replicated.system
     written = [replicated.create(f"replica-before-stop-{k}").json()["id"] for k in range(5)]
     last_token = replicated.create("replica-last-before-stop").headers[TOKEN]
@@ -261,6 +296,7 @@ def test_with_the_primary_stopped_reads_go_on_read_only_and_writes_are_refused(r
             "/api/jobs/summary/", headers={TOKEN: replicated.forged_ahead_token()}
         )
         caught_up = replicated.client.get("/api/jobs/summary/", headers={TOKEN: last_token})
+        through_cache = [cached.get("/api/jobs/summary/") for _ in range(3)]
     finally:
         system.postgres.start()
     assert outcomes == {"200": 600}, f"reads while the primary stopped: {dict(outcomes)}"
@@ -271,5 +307,11 @@ def test_with_the_primary_stopped_reads_go_on_read_only_and_writes_are_refused(r
     assert caught_up.status_code == 200, caught_up.text
     for job_id in written:
         assert replicated.client.get(f"/api/jobs/{job_id}/").status_code == 200
+    assert [r.headers.get("Service-Mode") for r in through_cache] == ["read-only"] * 3
     back = replicated.client.post("/api/jobs/", json={"name": "after-the-primary-is-back"})
     assert back.status_code == 201, back.text
+    await_condition(
+        lambda: "Service-Mode" not in cached.get("/api/jobs/summary/").headers,
+        timeout=5,
+        what="the cached gateway's answers stop saying read-only once the primary is back",
+    )

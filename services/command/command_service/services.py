@@ -226,7 +226,8 @@ def idempotency_keys_purge(*, older_than: datetime, limit: int) -> int:
 
 def write_position() -> str:
     """Where the primary's WAL is now: past the commit of every write that has returned,
-    so a read instance that has replayed this far sees them all."""
+    so a read instance that has replayed this far sees them all. The insert position, not
+    the written one: it is past a commit record whatever synchronous_commit says."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
         return cursor.fetchone()[0]

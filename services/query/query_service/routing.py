@@ -20,7 +20,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import Error, connections
+from django.db.backends.signals import connection_created
 
 from shared.api.problem_types import CONSISTENCY_UNAVAILABLE
 from shared.api.problems import ProblemError
@@ -49,9 +50,11 @@ class ConsistencyUnavailable(ProblemError):
 
 @dataclass(frozen=True)
 class Lag:
-    """How far the standby was behind the primary when last measured (monotonic clock)."""
+    """How far the standby was behind the primary when last measured (monotonic clock);
+    `seconds` is None when it cannot be bounded (behind, and no commit replayed since the
+    standby started)."""
 
-    seconds: float
+    seconds: float | None
     bytes: int
     measured_at: float
 
@@ -66,7 +69,7 @@ class ReplicaHealth:
     def staleness(self) -> float | None:
         """At most how many seconds the standby's data is behind the primary now: lag can
         grow no faster than the clock since it was measured."""
-        if self.lag is None:
+        if self.lag is None or self.lag.seconds is None:
             return None
         return self.lag.seconds + max(0.0, time.monotonic() - self.lag.measured_at)
 
@@ -99,7 +102,7 @@ def _one_row(alias: str, query: str) -> tuple:
 
 
 # `- '0/0'` turns an LSN into a number of bytes, comparable with a token's position.
-_PRIMARY_POSITION = "SELECT pg_current_wal_lsn() - '0/0'"
+_PRIMARY_POSITION = "SELECT pg_current_wal_insert_lsn() - '0/0'"
 _REPLAYED = "SELECT pg_last_wal_replay_lsn() - '0/0'"
 _REPLAYED_AND_AGE = (
     "SELECT pg_last_wal_replay_lsn() - '0/0', "
@@ -140,11 +143,11 @@ class ReplicaMonitor:
         now = time.monotonic()
         try:
             (primary_position,) = _one_row(PRIMARY, _PRIMARY_POSITION)
-        except DatabaseError:
+        except Error:
             primary_position = None
         try:
             replayed, replay_age = _one_row(REPLICA, _REPLAYED_AND_AGE)
-        except DatabaseError:
+        except Error:
             replayed = None
         lag = last.lag if last is not None else None
         if replayed is not None:
@@ -154,6 +157,9 @@ class ReplicaMonitor:
         health = ReplicaHealth(replayed is not None, primary_position is not None, lag, now)
         _log_change(last, health)
         return health
+
+    def forget_replayed(self) -> None:
+        self._replayed = 0
 
     def _note_replayed(self, position: int) -> None:
         # Replay only moves forward on a standby of one primary, so the furthest position
@@ -172,7 +178,7 @@ class ReplicaMonitor:
                 time.sleep(POLL_INTERVAL)
             try:
                 (replayed,) = _one_row(REPLICA, _REPLAYED)
-            except DatabaseError:
+            except Error:
                 self.forget()
                 return "behind"
             self._note_replayed(int(replayed or 0))
@@ -182,11 +188,11 @@ class ReplicaMonitor:
 
 def _lag(primary_position: int, replayed: int, replay_age: object, now: float) -> Lag:
     """Nothing to replay is no lag; otherwise the time since the last transaction the
-    standby replayed committed (an upper bound: unknown when it replayed none yet)."""
+    standby replayed committed (an upper bound; None, unknown, when it replayed none yet)."""
     behind = max(0, primary_position - replayed)
     if behind == 0:
         return Lag(0.0, 0, now)
-    seconds = float("inf") if replay_age is None else max(0.0, float(replay_age))  # type: ignore[arg-type]
+    seconds = None if replay_age is None else max(0.0, float(replay_age))  # type: ignore[arg-type]
     return Lag(seconds, behind, now)
 
 
@@ -202,18 +208,33 @@ def _log_change(last: ReplicaHealth | None, health: ReplicaHealth) -> None:
 
 @dataclass(frozen=True)
 class Route:
-    """Where this request reads, how stale that may be (seconds, standby only), and what a
-    token asked for: `replayed` (at once), `waited`, or `primary`."""
+    """Where this request reads, the standby's measured state when it reads the standby
+    (how stale its answer may be is asked when the answer leaves), and what a token asked
+    for: `replayed` (at once), `waited`, or `primary`."""
 
     alias: str = PRIMARY
-    staleness: float | None = None
+    health: ReplicaHealth | None = None
     token: str | None = None
-    primary_away: bool = False
+
+    @property
+    def primary_away(self) -> bool:
+        return self.health is not None and not self.health.primary_reachable
 
 
 _ON_PRIMARY = Route()
 _route: ContextVar[Route] = ContextVar("read_route")
 monitor = ReplicaMonitor()
+
+
+def _forget_replayed(sender: object, connection: object, **kwargs: object) -> None:
+    """A new connection to the standby may reach a standby that started again, which can
+    open behind what it had shown (after a crash or an immediate stop): the furthest
+    position seen before no longer answers a token without asking."""
+    if getattr(connection, "alias", None) == REPLICA:
+        monitor.forget_replayed()
+
+
+connection_created.connect(_forget_replayed)
 
 
 def has_replica() -> bool:
@@ -245,22 +266,25 @@ def _choose(token_position: int | None) -> Route:
     health = monitor.health()
     if not health.usable():
         return _on_primary(token_position)
-    away = not health.primary_reachable
     if token_position is None:
-        return Route(REPLICA, health.staleness(), primary_away=away)
+        return Route(REPLICA, health)
     replayed = monitor.wait_for(token_position, settings.CONSISTENCY_WAIT_MS / 1000)
     if replayed == "behind":
         return _on_primary(token_position)
-    return Route(REPLICA, health.staleness(), replayed, away)
+    return Route(REPLICA, health, replayed)
 
 
 def _on_primary(token_position: int | None) -> Route:
     """The primary, which has every acknowledged write; a token's read that cannot reach it
     is a 503, never an answer from a standby that may not have the write."""
     if token_position is not None:
+        primary = connections[PRIMARY]
         try:
-            connections[PRIMARY].ensure_connection()
-        except DatabaseError:
+            # A connection the primary dropped while idle is closed here, not found out
+            # by the read (which would answer a plain 503).
+            primary.close_if_health_check_failed()
+            primary.ensure_connection()
+        except Error:
             raise ConsistencyUnavailable from None
     return Route(PRIMARY, None, _primary_token(token_position))
 
@@ -268,7 +292,7 @@ def _on_primary(token_position: int | None) -> Route:
 def fall_back_to_primary() -> Route:
     """A read of the standby failed mid-request: the rest of it reads the primary."""
     monitor.forget()
-    route = replace(current(), alias=PRIMARY, staleness=None)
+    route = replace(current(), alias=PRIMARY, health=None)
     _route.set(route)
     logger.warning("read of the replica failed; reading the primary")
     return route

@@ -8,7 +8,7 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import OperationalError, connections
 from psycopg import sql
@@ -101,10 +101,22 @@ def _fetch_one(statement: Statement) -> dict[str, Any]:
     alias = routing.current().alias
     try:
         return _run(statement, alias)
-    except OperationalError:
+    except OperationalError as error:
         if alias == routing.PRIMARY:
-            raise
+            _primary_failed(error)
+    try:
         return _run(statement, routing.fall_back_to_primary().alias)
+    except OperationalError as error:
+        _primary_failed(error)
+
+
+def _primary_failed(error: OperationalError) -> NoReturn:
+    """With a standby, a token's read the primary cannot answer is
+    `consistency-unavailable` (retry with the token), as when the standby lacks its write;
+    any other is the database's 503."""
+    if routing.has_replica() and routing.current().token is not None:
+        raise routing.ConsistencyUnavailable from error
+    raise error
 
 
 def _run(statement: Statement, alias: str) -> dict[str, Any]:

@@ -77,19 +77,22 @@ class ReadApiView(JsonApiView):
         super().initial(request, *args, **kwargs)
         token = request.headers.get(consistency.HEADER)
         position = None if token is None else consistency.wal_position(token)
-        route = routing.choose(position)
-        request._request.log_fields = {  # type: ignore[attr-defined]
-            "read_from": "replica" if route.alias == routing.REPLICA else "primary",
-            "consistency": route.token,
-        }
+        routing.choose(position)
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         route = routing.current()
-        if route.alias == routing.REPLICA and response.status_code < 400:
-            if route.staleness is not None:
-                response[STALENESS_HEADER] = f"{route.staleness:.3f}"
+        # Where the answer really came from: a standby that failed mid-read left it to
+        # the primary.
+        request._request.log_fields = {  # type: ignore[attr-defined]
+            "read_from": "replica" if route.alias == routing.REPLICA else "primary",
+            "consistency": route.token,
+        }
+        if route.health is not None and response.status_code < 400:
+            staleness = route.health.staleness()  # now, as the answer leaves
+            if staleness is not None:
+                response[STALENESS_HEADER] = f"{staleness:.3f}"
             if route.primary_away:
                 response[MODE_HEADER] = "read-only"
         return super().finalize_response(request, response, *args, **kwargs)
