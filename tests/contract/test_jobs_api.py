@@ -3,7 +3,7 @@
 import contextlib
 import socket
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -183,3 +183,25 @@ def test_history_durations_add_up_to_the_time_between_the_first_and_the_current_
     assert durations[0] is None and all(d > 0 for d in durations[1:]), durations
     first, current = (datetime.fromisoformat(events[k]["timestamp"]) for k in (-1, 0))
     assert sum(durations[1:]) == pytest.approx((current - first).total_seconds(), abs=1e-5)
+
+
+def test_failed_in_a_time_window_newest_status_first_through_the_gateway(api):
+    """The list's time windows: a job failed now is in a window that starts a minute ago
+    and out of one that ends before it; reversed bounds are a 400 naming the bound."""
+    job = create_job(api, unique("window"))
+    failed = api.patch(f"/api/jobs/{job['id']}/", json={"status_type": "FAILED"}).json()
+    changed = datetime.fromisoformat(failed["current_status_timestamp"])
+    window = {
+        "status": "FAILED",
+        "ordering": "-current_status_timestamp",
+        "status_changed_after": (changed - timedelta(minutes=1)).isoformat(),
+    }
+    page = api.get("/api/jobs/", params=window).json()
+    assert job["id"] in [found["id"] for found in page["results"]]
+    window["status_changed_before"] = changed.isoformat()  # exclusive: the job is out
+    page = api.get("/api/jobs/", params=window).json()
+    assert job["id"] not in [found["id"] for found in page["results"]]
+    window["status_changed_before"] = window["status_changed_after"]
+    reversed_bounds = api.get("/api/jobs/", params=window)
+    assert reversed_bounds.status_code == 400
+    assert "status_changed_before" in reversed_bounds.json()["errors"]

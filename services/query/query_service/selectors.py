@@ -6,7 +6,9 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, NoReturn
 
@@ -145,28 +147,44 @@ def _counts_of(values: list[int]) -> JobCounts:
 
 
 @lru_cache(maxsize=512)
-def _job_page_sql(scan: Scan, status_count: int, search: str | None) -> sql.SQL:
+def _job_page_sql(
+    scan: Scan, status_count: int, search: str | None, bounds: tuple[str, ...] = ()
+) -> sql.SQL:
     """A list page's statement for one shape, composed once: a search term is part of
-    the text (statements.name_contains), so each term is a shape of its own."""
+    the text (statements.name_contains), so each term is a shape of its own; so is each
+    set of time bounds given (their instants are parameters)."""
     where: list[Any] = [statements.any_status(JOBS, status_count)] if status_count else []
+    where += [statements.in_time_window(JOBS, bound) for bound in bounds]
     extras: dict[str, sql.Composable] = {"counts": statements.COUNTS}
     if search:
         rows = statements.search_rows(JOBS, scan, where, statements.name_contains(JOBS, search))
         extras["matches"] = statements.MATCH_COUNT
     else:
         rows = statements.ordered_rows(JOBS, scan, where)
+        if bounds:
+            windowed = [statements.TIME_BOUNDS[bound][0] for bound in bounds]
+            along = scan.order.field if scan.order.field in windowed else windowed[0]
+            extras["matches"] = statements.counted_up_to_the_bound(JOBS, where, along)
     return statements.rendered(statements.page(rows=rows, scan=scan, extras=extras))
 
 
 def job_page_query(
-    *, window: PageWindow, statuses: list[str] | None, search: str | None, ordering: str
+    *,
+    window: PageWindow,
+    statuses: list[str] | None,
+    search: str | None,
+    ordering: str,
+    times: Mapping[str, datetime] | None = None,
 ) -> Statement:
     """The statement of job_page (also what `make bench` gives pgbench): the rows, the
-    counters, and with a search its matches counted up to SEARCH_COUNT_LIMIT + 1."""
+    counters, and with a search or a time window its matches counted up to
+    SEARCH_COUNT_LIMIT + 1."""
     scan = Scan.of(JOB_ORDERS[ordering], window)
     params = window.params()
     params.update((f"status_{n}", status) for n, status in enumerate(statuses or ()))
-    return Statement(_job_page_sql(scan, len(statuses or ()), search or None), params)
+    bounds = tuple(bound for bound in statements.TIME_BOUNDS if bound in (times or {}))
+    params.update((bound, (times or {})[bound]) for bound in bounds)
+    return Statement(_job_page_sql(scan, len(statuses or ()), search or None, bounds), params)
 
 
 def job_page(
@@ -175,12 +193,16 @@ def job_page(
     statuses: list[str] | None = None,
     search: str | None = None,
     ordering: str = DEFAULT_JOB_ORDERING,
+    times: Mapping[str, datetime] | None = None,
 ) -> JobPage:
-    """A page of jobs filtered by current status (any of `statuses`) and by a
-    case-insensitive substring of the name, in the given order. The count is exact and
-    O(1) from the counters without a search; a search's counts its matches, up to
+    """A page of jobs filtered by current status (any of `statuses`), by a
+    case-insensitive substring of the name and by time windows (`times`: bounds of
+    statements.TIME_BOUNDS), in the given order. The count is exact and O(1) from the
+    counters with neither a search nor a window; else it counts the matches, up to
     SEARCH_COUNT_LIMIT, beyond which it is that bound and not exact."""
-    query = job_page_query(window=window, statuses=statuses, search=search, ordering=ordering)
+    query = job_page_query(
+        window=window, statuses=statuses, search=search, ordering=ordering, times=times
+    )
     found = _fetch_one(query)
     rows, counts = _page_rows(found), _counts_of(found["counts"])
     if "matches" in found:

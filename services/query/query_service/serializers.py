@@ -1,3 +1,4 @@
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -171,6 +172,44 @@ class PageParamsSerializer(StrictSerializer):
         return attrs
 
 
+# RFC 3339's date-time: a date, a time and an offset (Z or ±hh:mm); without one a time
+# names no instant. Fractions beyond microseconds are cut, as PostgreSQL keeps no more.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": f"^{_RFC3339.pattern}$"})
+class InstantField(serializers.DateTimeField):
+    """An RFC 3339 date-time with its offset, as an aware datetime."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(input_formats=["iso-8601"], **kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+            raise serializers.ValidationError(
+                "An RFC 3339 date-time with its offset, e.g. 2026-11-30T14:00:00Z."
+            )
+        return super().to_internal_value(value)
+
+
+# The list's time windows: (lower bound, inclusive; upper bound, exclusive) of each column.
+TIME_WINDOWS = {
+    "created": ("created_after", "created_before"),
+    "status_changed": ("status_changed_after", "status_changed_before"),
+}
+
+
+def _window_field(column: str, bound: str) -> InstantField:
+    what = "creation" if column == "created" else "current status"
+    side = "at or after (inclusive)" if bound == "after" else "before (exclusive)"
+    return InstantField(
+        required=False,
+        help_text=f"Jobs whose {what} time is {side} this instant (RFC 3339, with offset).",
+    )
+
+
 class JobListFilterSerializer(PageParamsSerializer):
     """Query parameters of the job list. Unknown parameters are rejected."""
 
@@ -178,6 +217,11 @@ class JobListFilterSerializer(PageParamsSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
+        for after, before in TIME_WINDOWS.values():
+            if after in attrs and before in attrs and attrs[after] >= attrs[before]:
+                raise serializers.ValidationError(
+                    {before: [f"Must be later than {after}: the window would be empty."]}
+                )
         if attrs["pagination"] == "cursor" and attrs["ordering"] not in CURSOR_ORDERINGS:
             raise serializers.ValidationError(
                 {
@@ -198,6 +242,10 @@ class JobListFilterSerializer(PageParamsSerializer):
         max_length=NAME_MAX_LENGTH,
         help_text="Case-insensitive substring of the job's name.",
     )
+    created_after = _window_field("created", "after")
+    created_before = _window_field("created", "before")
+    status_changed_after = _window_field("status_changed", "after")
+    status_changed_before = _window_field("status_changed", "before")
     ordering = OrderingField(
         choices=list(JOB_ORDERINGS),
         required=False,
@@ -215,13 +263,14 @@ class JobPageSerializer(serializers.Serializer):
 
     count = serializers.IntegerField(
         help_text=(
-            f"Jobs matching the filters; with a search, at most {SEARCH_COUNT_LIMIT} are counted."
+            f"Jobs matching the filters; with a search or a time window, at most "
+            f"{SEARCH_COUNT_LIMIT} are counted."
         )
     )
     count_exact = serializers.BooleanField(
         help_text=(
-            f"false when `count` is a lower bound (a search matching over {SEARCH_COUNT_LIMIT} "
-            "jobs)."
+            f"false when `count` is a lower bound (a search or a time window matching over "
+            f"{SEARCH_COUNT_LIMIT} jobs)."
         )
     )
     next = serializers.URLField(allow_null=True)

@@ -224,6 +224,42 @@ def any_status(table: Table, count: int) -> sql.Composed:
     )
 
 
+# The list's time windows: each bound's parameter, the column it bounds and how (the
+# lower bound inclusive, the upper exclusive).
+TIME_BOUNDS = {
+    "created_after": ("created_at", ">="),
+    "created_before": ("created_at", "<"),
+    "status_changed_after": ("current_status_timestamp", ">="),
+    "status_changed_before": ("current_status_timestamp", "<"),
+}
+
+
+def in_time_window(table: Table, bound: str) -> sql.Composed:
+    """`column >= %(bound)s` (or `<`): a range condition on an indexed column, which an
+    index in that column's order reads as a range."""
+    field, operator = TIME_BOUNDS[bound]
+    return sql.SQL("{} {} {}").format(
+        table.column(field), sql.SQL(operator), sql.Placeholder(bound)
+    )
+
+
+def counted_up_to_the_bound(table: Table, where: list[sql.Composable], along: str) -> sql.Composed:
+    """How many rows match `where`, counted up to SEARCH_COUNT_LIMIT + 1 as a search's
+    matches are: a wide window is not counted to its end. Read in the order of `along`, a
+    windowed column, so that its index reads the window's range (else a status filter's
+    index reads every job of the status and filters the window)."""
+    return sql.SQL(
+        "SELECT count(*) FROM (SELECT 1 FROM {table} AS {a} WHERE {where} "
+        "ORDER BY {along} LIMIT {limit}) AS m"
+    ).format(
+        table=table.name,
+        a=table.alias,
+        where=all_of(where),
+        along=table.column(along),
+        limit=Literal(SEARCH_COUNT_LIMIT + 1),
+    )
+
+
 def name_contains(table: Table, term: str) -> sql.Composed:
     """`name ILIKE '%term%'` with the pattern as a literal, not a parameter: the right plan
     depends on the term (a one-letter term must be read in order; a rare one through the

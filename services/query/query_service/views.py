@@ -24,6 +24,7 @@ from query_service.serializers import (
     PageParamsSerializer,
     validated_query_params,
 )
+from query_service.statements import TIME_BOUNDS
 from shared.api import consistency
 from shared.api.etags import if_none_match_hit, job_version_etag
 from shared.api.openapi import problem_responses
@@ -141,8 +142,10 @@ class JobListApi(ReadApiView):
         description=(
             "A page of jobs, newest first by default, filtered by current status and by a "
             f"case-insensitive substring of the name. Offsets (default) go to {MAX_OFFSET}; "
-            "`pagination=cursor` pages at any depth by following next/previous. Unknown or "
-            "malformed parameters are a 400."
+            "`pagination=cursor` pages at any depth by following next/previous. Time windows "
+            "on the creation and the current status time (`*_after` inclusive, `*_before` "
+            "exclusive, RFC 3339) combine with every filter, order and page mode. Unknown or "
+            "malformed parameters, and a window whose bounds are reversed, are a 400."
         ),
         parameters=[JobListFilterSerializer, _STATUS, _IF_NONE_MATCH, _ETAG],
         responses={200: JobPageSerializer, 304: _NOT_MODIFIED, **problem_responses(400)},
@@ -161,6 +164,7 @@ class JobListApi(ReadApiView):
             statuses=params.get("status"),
             search=params.get("search") or None,
             ordering=params["ordering"],
+            times={bound: params[bound] for bound in TIME_BOUNDS if bound in params},
         )
         response = pages.get_paginated_response(page)
         response["ETag"] = _page_etag(request, str(page.version))
