@@ -3,12 +3,14 @@
 Rows are made by `generate_series` in batches (one INSERT of jobs and one of their events
 per batch), so a million jobs take about a minute, not hours: no row crosses the wire.
 Every invariant holds by construction: each job starts PENDING at its creation time;
-20% stop there or at RUNNING, the rest end COMPLETED or FAILED, except the newest, whose
-next step would come after the seed's clock: they are still PENDING or RUNNING, so no time
-is in the future; timestamps strictly increase; the job's current status is its last
-event. The statement-level counter triggers see each batch as one statement. Names mix
-teams, tasks, environments and a number, so a search can be common (`etl`, one job in
-eight) or rare (`-424242`).
+20% stop there or at RUNNING, the rest end COMPLETED or FAILED (a quarter of them; most
+during a three-hour failure spike two days back) after one minute to an hour; arrivals
+follow a daily rhythm (busiest around 14:00 UTC); the newest jobs, whose next step would
+come after the seed's clock, are still PENDING or RUNNING, so no time is in the future;
+timestamps strictly increase; the job's current status is its last event. The
+statement-level counter triggers see each batch as one statement. Names mix teams, tasks,
+environments and a number, so a search can be common (`etl`, one job in eight) or rare
+(`-424242`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ WITH params AS (
     SELECT %(start)s::bigint AS first, %(stop)s::bigint AS last, %(total)s::bigint AS total,
            %(now)s::timestamptz AS now, %(span)s::float8 AS span
 ),
+arrivals AS (
+    -- Spread over the past year (the span), in id order, as jobs arrive.
+    SELECT g, p.now,
+           p.now - make_interval(secs => (p.total - g) * p.span / p.total) AS uniform
+      FROM params p, generate_series(p.first, p.last) AS g
+),
 generated AS (
     SELECT g,
            (ARRAY['billing','search','ingest','reports','ml','payments','auth','mail'])[1 + g %% 8]
@@ -32,15 +40,30 @@ generated AS (
                             'train','cleanup','digest'])[1 + (g / 8) %% 8]
            || '-' || (ARRAY['prod','staging','dev'])[1 + (g / 64) %% 3]
            || '-' || g AS name,
-           -- Spread over the past year (the span), in id order, as jobs arrive.
-           p.now - make_interval(secs => (p.total - g) * p.span / p.total) AS created,
-           g %% 20 AS kind, p.now
-      FROM params p, generate_series(p.first, p.last) AS g
+           -- A daily rhythm: within each whole day before the seed's, arrivals crowd
+           -- around 14:00 UTC and thin out at night, by a warp of the day that keeps their
+           -- order (x - a(sin 2pi(x - peak) + sin 2pi peak)/2pi rises for a < 1, and maps
+           -- the day onto itself); the seed's own day stays as it came, never ahead.
+           CASE WHEN day + interval '1 day' <= now
+                THEN day + make_interval(secs => 86400 * (x - 0.8 * (
+                         sin(2 * pi() * (x - 14 / 24.0)) + sin(2 * pi() * 14 / 24.0)
+                     ) / (2 * pi())))
+                ELSE uniform
+           END AS created,
+           g %% 20 AS kind, now
+      FROM arrivals,
+           LATERAL (SELECT date_trunc('day', uniform, 'UTC') AS day) AS d,
+           LATERAL (SELECT extract(epoch FROM uniform - day) / 86400 AS x) AS f
 ),
 planned AS (
     SELECT name, created, kind, now,
            created + interval '30 seconds' AS started,
-           created + interval '30 seconds' + make_interval(secs => 60 + kind * 97) AS ended
+           -- Run times from one minute to an hour, spread evenly on a log scale.
+           created + interval '30 seconds'
+               + make_interval(secs => 60 * power(60.0, ((g * 7919) %% 1000) / 1000.0)) AS ended,
+           -- A failure spike: three hours two days before the seed, most runs fail.
+           created >= now - interval '2 days 6 hours'
+               AND created < now - interval '2 days 3 hours' AS in_spike
       FROM generated
 ),
 shaped AS (
@@ -49,7 +72,8 @@ shaped AS (
     SELECT name, created, kind,
            CASE WHEN kind < 3 OR started > now THEN 'PENDING'
                 WHEN kind < 7 OR ended > now THEN 'RUNNING'
-                WHEN kind < 17 THEN 'COMPLETED' ELSE 'FAILED' END AS final,
+                WHEN kind < 17 AND NOT (in_spike AND kind >= 12) THEN 'COMPLETED'
+                ELSE 'FAILED' END AS final,
            CASE WHEN kind < 3 OR started > now THEN created
                 WHEN kind < 7 OR ended > now THEN started
                 ELSE ended

@@ -82,3 +82,26 @@ def test_seed_writes_no_status_time_after_its_own_clock(empty_database):
     assert seeded_at >= before
     assert future == 0, f"{future} status times after the seed's clock"
     assert still_running > 0
+
+
+def test_seed_has_a_daily_rhythm_and_a_failure_spike(empty_database):
+    """What a chart of the seeded week shows: more arrivals in the afternoon (UTC) than at
+    night, and a three-hour spike of failures two days back."""
+    seed(empty_database, jobs=5000, force=False, span_seconds=7 * 86400)
+    with psycopg.connect(empty_database) as conn:
+        assert_no_invariant_violations(conn)
+        afternoon, night = conn.execute(
+            "SELECT count(*) FILTER (WHERE extract(hour FROM created_at AT TIME ZONE 'UTC') "
+            "BETWEEN 12 AND 15), count(*) FILTER (WHERE extract(hour FROM created_at AT "
+            "TIME ZONE 'UTC') BETWEEN 0 AND 3) FROM jobs_job "
+            "WHERE created_at < date_trunc('day', now(), 'UTC')"
+        ).fetchone()  # type: ignore[misc]
+        spike, usual = conn.execute(
+            "SELECT avg((current_status_type = 'FAILED')::int) FILTER (WHERE in_spike), "
+            "avg((current_status_type = 'FAILED')::int) FILTER (WHERE NOT in_spike) "
+            "FROM (SELECT current_status_type, created_at >= now() - interval '2 days 6 hours' "
+            "AND created_at < now() - interval '2 days 3 hours' AS in_spike FROM jobs_job "
+            "WHERE current_status_type IN ('COMPLETED', 'FAILED')) AS finished"
+        ).fetchone()  # type: ignore[misc]
+    assert afternoon > 2 * night, (afternoon, night)
+    assert spike > 2 * usual, (spike, usual)
