@@ -48,14 +48,26 @@ SCRIPTS = Path(__file__).parent / "bench_scripts"
 # The pgbench variable that holds the random job id of the detail and history scenarios.
 JOB_ID_VARIABLE = "id"
 
+
+def _ago(**delta: float) -> str:
+    """The instant that long before now, as the API takes it (RFC 3339, UTC)."""
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # The list pages measured: scenario, the API's query string (the query service gives each
-# its statement), target of requests per second.
+# its statement), target of requests per second. Time windows end now, as a dashboard's.
 LISTS: list[tuple[str, str, float | None]] = [
     ("list, first page", "", 1500),
     ("list, status=RUNNING", "status=RUNNING", None),
     ("list, status=FAILED,PENDING", "status=FAILED,PENDING", None),
     ("list, search rare (-424242)", "search=-424242", None),
     ("list, search common (etl)", "search=etl", None),
+    (
+        "list, FAILED in the last hour, newest status first",
+        f"status=FAILED&status_changed_after={_ago(hours=1)}&ordering=-current_status_timestamp",
+        None,
+    ),
+    ("list, created in the last 7 days", f"created_after={_ago(days=7)}", None),
 ]
 
 

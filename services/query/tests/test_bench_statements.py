@@ -123,6 +123,26 @@ def test_a_statement_holding_the_stand_in_id_as_another_number_is_refused(monkey
         bench_statements("--deep-key=2026-11-28T12:00:00+00:00", "--deep-id=1")
 
 
-def test_a_list_query_with_other_parameters_is_refused():
-    with pytest.raises(CommandError, match="ordering"):
-        bench_statements("--list=ordering=name", "--deep-key=2026-11-28T12:00:00", "--deep-id=1")
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("colour=red", "colour"),
+        ("created_after=yesterday", "created_after"),
+        (
+            "created_after=2026-11-30T00:00:00Z&created_before=2026-11-29T00:00:00Z",
+            "created_before",
+        ),
+    ],
+)
+def test_a_list_query_the_api_would_refuse_is_refused(query, named):
+    with pytest.raises(CommandError, match=named):
+        bench_statements(f"--list={query}", "--deep-key=2026-11-28T12:00:00", "--deep-id=1")
+
+
+def test_a_list_query_is_read_as_the_api_reads_it_windows_and_order_included():
+    query = "status=FAILED&status_changed_after=2026-11-30T13:00:00Z&ordering=name"
+    scripts = bench_statements(f"--list={query}", "--deep-key=2026-11-28T12:00:00", "--deep-id=1")
+    script = scripts["lists"][query]
+    assert '"j"."name" ASC' in script and "FAILED" in script
+    # The bound inlined, its colons escaped for pgbench.
+    assert "current_status_timestamp\" >= E'2026-11-30 13\\x3a00" in script, script

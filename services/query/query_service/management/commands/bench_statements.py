@@ -8,9 +8,10 @@ the service's environment and reads one JSON object from stdout:
      "detail": SCRIPT, "history": SCRIPT, "summary": SCRIPT}
 
 A list page is named by its query string as the API takes it (`status=FAILED,PENDING`,
-`search=etl`, the empty string for the first page), given by --list; the deep page is the
-cursor page after the job of --deep-key (its created_at) and --deep-id; detail and
-history read the job that pgbench's variable --job-id-variable holds. Each script is the
+`search=etl`, `created_after=...`, the empty string for the first page), given by --list;
+the deep page is the cursor page after the job of --deep-key (its created_at) and
+--deep-id; detail and history read the job that pgbench's variable --job-id-variable
+holds. Each script is the
 statement with its parameters inlined, ready for `pgbench -M prepared`.
 """
 
@@ -18,16 +19,16 @@ import json
 import re
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.http import QueryDict
 
 from query_service import selectors
 from query_service.pagination import Cursor
-from query_service.serializers import DEFAULT_LIMIT
-from query_service.statements import Statement
+from query_service.serializers import DEFAULT_LIMIT, JobListFilterSerializer, query_params_data
+from query_service.statements import TIME_BOUNDS, Statement
 
 # Two job ids that stand in for pgbench's variable. A statement built with each must read
 # the same once the id is the variable: no other number of it can become the variable.
@@ -42,27 +43,21 @@ _PGBENCH_VARIABLE = re.compile(r"(?<!:):([A-Za-z_\x80-\U0010ffff][0-9A-Za-z_\x80
 
 
 def _reads(
-    lists: dict[str, tuple[list[str] | None, str | None]], deep_key: str, deep_id: int, job_id: int
+    lists: dict[str, dict[str, Any]], deep_key: str, deep_id: int, job_id: int
 ) -> tuple[dict[str, Any], str]:
     """All that this command takes from the service's read code: the statement of each
-    list page (by query string: its statuses and search), of the deep page, of one job,
-    its history and the summary, and the deep page's cursor."""
+    list page (by query string: its filters, order and time windows), of the deep page, of
+    one job, its history and the summary, and the deep page's cursor."""
     ordering = selectors.DEFAULT_JOB_ORDERING
 
-    def page(
-        statuses: list[str] | None = None,
-        search: str | None = None,
-        after: tuple[Any, int] | None = None,
-    ) -> Statement:
+    def page(after: tuple[Any, int] | None = None, **filters: Any) -> Statement:
         return selectors.job_page_query(
             window=selectors.PageWindow(limit=DEFAULT_LIMIT, after=after),
-            statuses=statuses,
-            search=search,
-            ordering=ordering,
+            **{"statuses": None, "search": None, "ordering": ordering, **filters},
         )
 
     statements = {
-        "lists": {query: page(*filters) for query, filters in lists.items()},
+        "lists": {query: page(**filters) for query, filters in lists.items()},
         "deep_page": page(after=(datetime.fromisoformat(deep_key), deep_id)),
         "detail": selectors.job_detail_query(job_id=job_id),
         "history": selectors.job_status_page_query(
@@ -73,15 +68,21 @@ def _reads(
     return statements, Cursor(ordering, deep_key, deep_id, False).encode()
 
 
-def _list_filters(query: str) -> tuple[list[str] | None, str | None]:
-    """The statuses and search term of a list page's query string, read as the API reads
-    them (statuses comma-separated)."""
-    found = parse_qs(query, keep_blank_values=True)
-    unknown = set(found) - {"status", "search"}
-    if unknown:
-        raise CommandError(f"--list {query!r}: only status and search are supported")
-    statuses = found["status"][-1].split(",") if "status" in found else None
-    return statuses, found["search"][-1] if "search" in found else None
+def _list_filters(query: str) -> dict[str, Any]:
+    """The filters, order and time windows of a list page's query string, read by the
+    list's own serializer, as the API reads them (its page size and mode are the bench's)."""
+    serializer = JobListFilterSerializer(
+        data=query_params_data(QueryDict(query), multi_valued=JobListFilterSerializer.multi_valued)
+    )
+    if not serializer.is_valid():
+        raise CommandError(f"--list {query!r}: {dict(serializer.errors)}")
+    params = serializer.validated_data
+    return {
+        "statuses": params.get("status"),
+        "search": params.get("search") or None,
+        "ordering": params["ordering"],
+        "times": {bound: params[bound] for bound in TIME_BOUNDS if bound in params},
+    }
 
 
 def _escape_colons(match: re.Match[str]) -> str:
@@ -143,8 +144,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="QUERY",
-            help="a list page by its query string, e.g. status=RUNNING or search=etl ('' for "
-            "the first page); repeatable",
+            help="a list page by its query string, e.g. status=RUNNING, search=etl or "
+            "created_after=2026-11-30T00:00:00Z ('' for the first page); repeatable",
         )
         parser.add_argument(
             "--deep-key", required=True, help="created_at of the job the deep page starts after"
