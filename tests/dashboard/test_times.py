@@ -56,11 +56,14 @@ def timed_job(api: httpx.Client, admin_db: psycopg.Connection, unique_name) -> d
     return api.get(f"/api/jobs/{job['id']}/").json()
 
 
-def _open_at(page: Page, now: datetime, timed: dict, **params: str | int) -> None:
+def _open_at(page: Page, now: datetime, timed: dict, *, panel: bool = False) -> None:
     """The dashboard on `now`, searching for the job (its old creation time puts it far
-    down the unfiltered table)."""
+    down the unfiltered table), with its panel open if asked."""
     page.clock.set_fixed_time(now)
-    open_dashboard(page, search=timed["name"], **params)
+    if panel:
+        open_dashboard(page, search=timed["name"], job=timed["id"])
+    else:
+        open_dashboard(page, search=timed["name"])
 
 
 def _api_time(at: datetime) -> str:
@@ -87,7 +90,7 @@ def test_table_times_are_relative_with_the_exact_time_on_hover_and_for_screen_re
 
 
 def test_the_panel_says_how_long_a_running_job_has_been_running(page, timed_job):
-    _open_at(page, NOW, timed_job, job=timed_job["id"])
+    _open_at(page, NOW, timed_job, panel=True)
 
     facts = page.locator("#panel-facts")
     expect(facts.locator(".elapsed")).to_have_text("running for 2 h 14 min")
@@ -99,7 +102,7 @@ def test_the_panel_says_how_long_a_running_job_has_been_running(page, timed_job)
 
 
 def test_the_history_gives_each_step_its_duration_and_the_current_one_so_far(page, timed_job):
-    _open_at(page, NOW, timed_job, job=timed_job["id"])
+    _open_at(page, NOW, timed_job, panel=True)
 
     steps = page.locator("#history li")
     expect(steps).to_have_count(4)
@@ -113,7 +116,7 @@ def test_the_history_gives_each_step_its_duration_and_the_current_one_so_far(pag
 
 
 def test_relative_times_move_on_with_the_polls_when_nothing_changed(page, timed_job):
-    _open_at(page, NOW, timed_job, job=timed_job["id"])
+    _open_at(page, NOW, timed_job, panel=True)
     expect(page.locator("#panel-facts .elapsed")).to_have_text("running for 2 h 14 min")
 
     page.clock.set_fixed_time(NOW + timedelta(hours=1, minutes=1))
