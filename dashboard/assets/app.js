@@ -16,6 +16,7 @@ import {
   showAlert,
   showFieldError,
   statusLabel,
+  updateTimes,
 } from "./views.js";
 
 const DEFAULT_ORDERING = "-created_at";
@@ -486,6 +487,8 @@ async function poll() {
   clearTimeout(pollTimer);
   if (!document.hidden) {
     const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel()]);
+    // "3 min ago" moves on even when nothing changed and nothing was re-rendered.
+    updateTimes(document.body);
     connection.readsOk = results.every(Boolean);
     if (connection.readsOk) {
       const readOnly = [summary, list, job].some((resource) => resource?.readOnly);

@@ -10,7 +10,21 @@ const STATUS_LABELS = {
 // A shape per status as well as a colour, so colour is never the only signal.
 const STATUS_SYMBOLS = { PENDING: "○", RUNNING: "▶", COMPLETED: "✓", FAILED: "✕" };
 
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+// The exact time, in UTC: what the API, the logs and a colleague in another zone all say
+// (docs/decisions.md, "The dashboard"). en-GB for day-month-year with a named month and a
+// 24-hour clock, which no reader can take for another date.
+const exactFormat = new Intl.DateTimeFormat("en-GB", {
+  day: "numeric",
+  month: "short",
+  year: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+  timeZone: "UTC",
+  timeZoneName: "short",
+});
+const dayFormat = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
 const numberFormat = new Intl.NumberFormat();
 
 export function statusLabel(status) {
@@ -37,11 +51,102 @@ export function badge(status) {
   ]);
 }
 
-export function timeElement(iso) {
-  return element("time", {
-    text: dateFormat.format(new Date(iso)),
-    attributes: { datetime: iso, title: iso },
+const MINUTE = 60;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+// Beyond this a count of days says less than the date itself.
+const RELATIVE_DAYS = 30;
+
+/** "30 Nov 2026, 14:05:09 UTC". */
+export function formatExact(iso) {
+  return exactFormat.format(new Date(iso));
+}
+
+const plural = (count, one, many) => `${count} ${count === 1 ? one : many}`;
+
+/**
+ * A time as seen from `now`, in the largest whole unit: "just now" (under 10 s, or ahead
+ * of this clock), "45 s ago", "3 min ago", "2 h ago", "yesterday", "3 days ago", and the
+ * date itself after 30 days.
+ */
+export function formatRelative(iso, now = Date.now()) {
+  const seconds = (now - Date.parse(iso)) / 1000;
+  if (seconds < 10) return "just now";
+  if (seconds < MINUTE) return `${Math.floor(seconds)} s ago`;
+  if (seconds < HOUR) return `${Math.floor(seconds / MINUTE)} min ago`;
+  if (seconds < DAY) return `${Math.floor(seconds / HOUR)} h ago`;
+  const days = Math.floor(seconds / DAY);
+  if (days === 1) return "yesterday";
+  if (days <= RELATIVE_DAYS) return `${days} days ago`;
+  return dayFormat.format(new Date(iso));
+}
+
+/**
+ * A length of time in its two largest whole units: "< 1 s", "45 s", "2 min 5 s",
+ * "1 h 3 min", "3 days 4 h" (a zero second unit is left out: "2 min", "1 day").
+ */
+export function formatDuration(totalSeconds) {
+  if (totalSeconds < 1) return "< 1 s";
+  const seconds = Math.floor(totalSeconds);
+  const pair = (big, small) => (small ? `${big} ${small}` : big);
+  if (seconds < MINUTE) return `${seconds} s`;
+  if (seconds < HOUR) {
+    return pair(`${Math.floor(seconds / MINUTE)} min`, seconds % MINUTE ? `${seconds % MINUTE} s` : "");
+  }
+  if (seconds < DAY) {
+    const minutes = Math.floor((seconds % HOUR) / MINUTE);
+    return pair(`${Math.floor(seconds / HOUR)} h`, minutes ? `${minutes} min` : "");
+  }
+  const hours = Math.floor((seconds % DAY) / HOUR);
+  return pair(plural(Math.floor(seconds / DAY), "day", "days"), hours ? `${hours} h` : "");
+}
+
+const elapsedSince = (iso, now) => (now - Date.parse(iso)) / 1000;
+
+/**
+ * A time relative to now ("3 min ago") in a <time>; its title (on hover) and the text a
+ * screen reader reads after it give the exact time, with a four-digit year and the zone.
+ * updateTimes() keeps the relative part current.
+ */
+export function timeElement(iso, now = Date.now()) {
+  const exact = formatExact(iso);
+  return element("time", { className: "relative", attributes: { datetime: iso, title: exact } }, [
+    element("span", { className: "relative-text", text: formatRelative(iso, now) }),
+    element("span", { className: "visually-hidden", text: ` (${exact})` }),
+  ]);
+}
+
+const elapsedText = (span, now) =>
+  [span.dataset.prefix, formatDuration(elapsedSince(span.dataset.since, now)), span.dataset.suffix]
+    .filter(Boolean)
+    .join(" ");
+
+/** "running for 2 h 14 min", "2 h 14 min so far": the time since `iso` between a prefix
+ * and a suffix; updateTimes() keeps it current. */
+function elapsedElement(iso, now, { prefix = "", suffix = "" }) {
+  const span = element("span", {
+    className: "elapsed",
+    attributes: { "data-since": iso, "data-prefix": prefix, "data-suffix": suffix },
   });
+  span.textContent = elapsedText(span, now);
+  return span;
+}
+
+/**
+ * Re-says every relative time and running duration under `root` as of `now`: each poll
+ * calls it, so "3 min ago" moves on even when the data did not change (a 304). Only text
+ * changes, so focus and the rest of the page stay as they are.
+ */
+export function updateTimes(root, now = Date.now()) {
+  for (const time of root.querySelectorAll("time.relative")) {
+    const text = formatRelative(time.getAttribute("datetime"), now);
+    const node = time.querySelector(".relative-text");
+    if (node.textContent !== text) node.textContent = text;
+  }
+  for (const span of root.querySelectorAll(".elapsed[data-since]")) {
+    const text = elapsedText(span, now);
+    if (span.textContent !== text) span.textContent = text;
+  }
 }
 
 /** The status checkboxes of the filter form, built once. */
@@ -82,7 +187,7 @@ export function renderTiles(list, summary, selectedStatuses) {
 }
 
 /** The rows of the jobs table. */
-export function renderRows(tbody, jobs) {
+export function renderRows(tbody, jobs, now = Date.now()) {
   tbody.replaceChildren(
     ...jobs.map((job) =>
       element("tr", { attributes: { "data-job-id": String(job.id) } }, [
@@ -94,8 +199,8 @@ export function renderRows(tbody, jobs) {
           }),
         ]),
         element("td", { attributes: { "data-label": "Status" } }, [badge(job.current_status_type)]),
-        element("td", { attributes: { "data-label": "Status time" } }, [timeElement(job.current_status_timestamp)]),
-        element("td", { attributes: { "data-label": "Created" } }, [timeElement(job.created_at)]),
+        element("td", { attributes: { "data-label": "Status time" } }, [timeElement(job.current_status_timestamp, now)]),
+        element("td", { attributes: { "data-label": "Created" } }, [timeElement(job.created_at, now)]),
         element("td", { className: "cell-actions" }, [
           element("button", {
             className: "danger small",
@@ -114,14 +219,18 @@ export function renderRows(tbody, jobs) {
 }
 
 /** The facts of the job panel. */
-export function renderFacts(dl, job) {
-  const fact = (term, value) => [element("dt", { text: term }), element("dd", {}, [value])];
+export function renderFacts(dl, job, now = Date.now()) {
+  const fact = (term, ...values) => [element("dt", { text: term }), element("dd", {}, values)];
+  const status = [badge(job.current_status_type)];
+  if (job.current_status_type === "RUNNING") {
+    status.push(document.createTextNode(" "), elapsedElement(job.current_status_timestamp, now, { prefix: "running for" }));
+  }
   dl.replaceChildren(
     ...fact("Id", document.createTextNode(String(job.id))),
-    ...fact("Status", badge(job.current_status_type)),
-    ...fact("Status time", timeElement(job.current_status_timestamp)),
-    ...fact("Created", timeElement(job.created_at)),
-    ...fact("Updated", timeElement(job.updated_at)),
+    ...fact("Status", ...status),
+    ...fact("Status time", timeElement(job.current_status_timestamp, now)),
+    ...fact("Created", timeElement(job.created_at, now)),
+    ...fact("Updated", timeElement(job.updated_at, now)),
   );
 }
 
@@ -135,13 +244,18 @@ export function renderAppendButtons(container) {
   );
 }
 
-/** History events; `append` keeps the ones already shown (for "Older events"). */
-export function renderHistory(list, events, { append = false } = {}) {
+/** History events, each with how long the job stayed in it (the current one: so far);
+ * `append` keeps the ones already shown (for "Older events"). */
+export function renderHistory(list, events, { append = false, now = Date.now() } = {}) {
   const items = events.map((event) =>
     element("li", { attributes: { "data-event-id": String(event.id) } }, [
       badge(event.status_type),
       document.createTextNode(" "),
-      timeElement(event.timestamp),
+      timeElement(event.timestamp, now),
+      document.createTextNode(" "),
+      event.duration_seconds === null
+        ? elapsedElement(event.timestamp, now, { suffix: "so far" })
+        : element("span", { className: "duration", text: `for ${formatDuration(event.duration_seconds)}` }),
     ]),
   );
   if (append) list.append(...items);

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
 
 import httpx
+import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
@@ -51,6 +52,14 @@ def api(system: System) -> Iterator[httpx.Client]:
     """Another client of the same API: the other people who change jobs meanwhile."""
     with httpx.Client(base_url=system.config.gateway_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def admin_db(system: System) -> Iterator[psycopg.Connection]:
+    """The database itself, to give a job event times no request could (hours apart, in
+    the past)."""
+    with psycopg.connect(system.postgres.admin_url, autocommit=True) as conn:
+        yield conn
 
 
 @pytest.fixture
