@@ -242,10 +242,10 @@ def _worker_rss_mb(system: System) -> dict[str, list[float]]:
     return result
 
 
-def _postmaster_pid(system: System) -> int | None:
-    """postmaster.pid's first line is the server's pid."""
+def server_pid(data: Path) -> int | None:
+    """The pid of the PostgreSQL server of a data folder: postmaster.pid's first line."""
     try:
-        return int((system.postgres.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
 
@@ -343,7 +343,7 @@ def run_bench(system: System) -> int:
             {
                 "query": read_pid(system.services["query"].pid_file),
                 "command": read_pid(system.services["command"].pid_file),
-                "PostgreSQL": _postmaster_pid(system),
+                "PostgreSQL": server_pid(system.postgres.data),
                 "gateway": read_pid(bench_gateway.pid_file),
             }
         )

@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import statistics
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,10 +40,10 @@ from stack.bench import (
     Measured,
     Scenario,
     _machine,
-    _postmaster_pid,
     _wrk,
+    server_pid,
 )
-from stack.config import REPO_ROOT, StackConfig
+from stack.config import REPO_ROOT, StackConfig, throwaway_state_dir
 from stack.processes import Gateway, Service, read_pid
 from stack.system import System
 from stack.tools import StackError, wrk_binary
@@ -53,22 +52,10 @@ RESULTS_PATH = REPO_ROOT / "docs" / "benchmarks-replicas.md"
 CYCLES = 300
 
 
-def _server_pid(data: Path) -> int | None:
-    try:
-        return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return None
-
-
 def _primary_reader(system: System) -> Service:
-    """One more query instance of the stack's code, reading the primary alone, on a port
-    of its own (QUERY_PORT + 50)."""
-    state_dir = Path(tempfile.mkdtemp(prefix="jobs-bench-primary-reader-"))
-    config = dataclasses.replace(
-        system.config, state_dir=state_dir, query_port=system.config.query_port + 50
-    )
-    env = {k: v for k, v in system.service_env("query").items() if k != "READ_REPLICA_URL"}
-    service = Service("query", config, env)
+    """One more query instance of the stack's code, reading the primary alone, on
+    QUERY_PORT + 50."""
+    service = system.primary_reader(system.config.query_port + 50)
     service.start()
     return service
 
@@ -158,10 +145,11 @@ def _token_outcomes(offsets: dict[Path, int]) -> dict[str, int]:
 def _cache_gateway(lifted: StackConfig) -> Gateway:
     """A second gateway in front of the same instances, alike but for a 1 s cache, on
     GATEWAY_PORT + 50 with a state folder of its own (nginx's workers must read it)."""
-    state_dir = Path(tempfile.mkdtemp(prefix="jobs-bench-cache-"))
-    state_dir.chmod(0o755)
     config = dataclasses.replace(
-        lifted, state_dir=state_dir, gateway_port=lifted.gateway_port + 50, gateway_cache_seconds=1
+        lifted,
+        state_dir=throwaway_state_dir("jobs-bench-cache-"),
+        gateway_port=lifted.gateway_port + 50,
+        gateway_cache_seconds=1,
     )
     gateway = Gateway(config)
     gateway.start()
@@ -291,8 +279,8 @@ def run_replica_bench(system: System) -> int:
                 "query 0 (standby)": read_pid(standby.pid_file),
                 "query 1 (standby)": read_pid(system.services["query-1"].pid_file),
                 "query (primary)": read_pid(primary_reader.pid_file),
-                "primary": _postmaster_pid(system),
-                "standby": _server_pid(system.standbys.wanted[0].data),
+                "primary": server_pid(system.postgres.data),
+                "standby": server_pid(system.standbys.wanted[0].data),
                 "gateway": read_pid(bench_gateway.pid_file),
                 "gateway (cache)": read_pid(cache_gateway.pid_file),
             }

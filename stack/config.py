@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,16 @@ def _address_env(name: str, default: str) -> str:
             f"{name}={value!r} is not an IP address: use 127.0.0.1 (the default, this machine "
             "only), 0.0.0.0 (every interface) or one address of this machine"
         ) from None
+
+
+def throwaway_state_dir(prefix: str) -> Path:
+    """A new state folder under the system's temporary folder, for a stack or a part of one
+    that lives only as long as a test or a bench. Open to other users (0755): PostgreSQL
+    and nginx's workers run as other users than root, and mkdtemp's and pytest's folders
+    are closed to them."""
+    state_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    state_dir.chmod(0o755)
+    return state_dir
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -11,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stack.config import COMMAND_ROLE, QUERY_ROLE, REPO_ROOT, StackConfig
+from stack.config import COMMAND_ROLE, QUERY_ROLE, REPO_ROOT, StackConfig, throwaway_state_dir
 from stack.ports import busy_port_message
 from stack.postgres import Postgres
 from stack.processes import SERVICES, Gateway, Service
@@ -79,6 +80,16 @@ class System:
         if not wanted:
             return None
         return wanted[instance % len(wanted)].url(QUERY_ROLE, "query_password")
+
+    def primary_reader(self, port: int) -> Service:
+        """A query instance of this stack's code that reads the primary alone (no
+        READ_REPLICA_URL), on `port`, in a throwaway state folder: what answers from a
+        standby are compared with. Not started; its caller removes the folder."""
+        config = dataclasses.replace(
+            self.config, state_dir=throwaway_state_dir("jobs-primary-reader-"), query_port=port
+        )
+        env = {k: v for k, v in self.service_env("query").items() if k != "READ_REPLICA_URL"}
+        return Service("query", config, env)
 
     def service_env(self, service: str, *, instance: int = 0) -> dict[str, str]:
         replica = self.replica_url(instance) if service == "query" else None

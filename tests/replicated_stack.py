@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from stack.config import StackConfig
+from stack.config import StackConfig, throwaway_state_dir
 from stack.system import System
 from tests.contract.helpers import free_from
 
@@ -24,9 +22,7 @@ def replicated_stack(
     """A running stack with one standby (replay held back `apply_delay_ms`), its ports
     from the test stack's own + `port_offset` on (query instances + `port_offset` + 10),
     so two suites given different offsets never reach for the same ports."""
-    # Not pytest's tmp_path: its parents are closed to the user PostgreSQL runs as.
-    state_dir = Path(tempfile.mkdtemp(prefix="jobs-replicated-test-"))
-    state_dir.chmod(0o755)
+    state_dir = throwaway_state_dir("jobs-replicated-test-")
     config = dataclasses.replace(
         StackConfig.for_tests(),
         state_dir=state_dir,

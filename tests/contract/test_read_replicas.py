@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -25,7 +24,8 @@ import httpx
 import pytest
 from django.core import signing
 
-from stack.processes import Gateway, Service
+from stack.config import throwaway_state_dir
+from stack.processes import Gateway
 from stack.system import System
 from tests.contract.helpers import await_condition, free_from
 from tests.replicated_stack import replicated_stack
@@ -81,12 +81,10 @@ def replicated(system: System) -> Iterator[Replicated]:
 @pytest.fixture(scope="module")
 def cached(replicated: Replicated) -> Iterator[httpx.Client]:
     """A second gateway over the same two instances with GATEWAY_CACHE_SECONDS=1."""
-    state_dir = Path(tempfile.mkdtemp(prefix="jobs-replicated-cache-"))
-    state_dir.chmod(0o755)  # nginx's workers read the cache folder
     base = replicated.system.config
     config = dataclasses.replace(
         base,
-        state_dir=state_dir,
+        state_dir=throwaway_state_dir("jobs-replicated-cache-"),
         gateway_port=free_from(base.gateway_port + 5, count=1),
         gateway_cache_seconds=1,
     )
@@ -97,7 +95,7 @@ def cached(replicated: Replicated) -> Iterator[httpx.Client]:
             yield client
     finally:
         gateway.stop()
-        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(config.state_dir, ignore_errors=True)
 
 
 def _cycle(stack: Replicated, job_id: int, number: int, *, with_token: bool, pause: float) -> bool:
@@ -243,8 +241,9 @@ def test_the_same_data_has_the_same_etags_and_counts_on_the_primary_and_the_stan
     system = replicated.system
     job = replicated.create("replica-etag").json()
     replicated.client.patch(f"/api/jobs/{job['id']}/", json={"status_type": "RUNNING"})
-    on_primary = _primary_instance(system)
+    on_primary = system.primary_reader(free_from(system.config.query_port + 10, count=1))
     try:
+        on_primary.start()
         time.sleep(APPLY_DELAY_MS / 1000 + 0.5)
         paths = [
             "/api/jobs/?limit=5",
@@ -264,20 +263,6 @@ def test_the_same_data_has_the_same_etags_and_counts_on_the_primary_and_the_stan
     finally:
         on_primary.stop()
         shutil.rmtree(on_primary.config.state_dir, ignore_errors=True)
-
-
-def _primary_instance(system: System) -> Service:
-    """A query instance of the stack's code without a standby, on a port of its own."""
-    state_dir = Path(tempfile.mkdtemp(prefix="jobs-primary-reader-"))
-    config = dataclasses.replace(
-        system.config,
-        state_dir=state_dir,
-        query_port=free_from(system.config.query_port + 10, count=1),
-    )
-    env = {k: v for k, v in system.service_env("query").items() if k != "READ_REPLICA_URL"}
-    service = Service("query", config, env)
-    service.start()
-    return service
 
 
 def test_with_the_primary_stopped_reads_go_on_read_only_and_writes_are_refused(replicated, cached):

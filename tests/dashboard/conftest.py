@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import httpx
@@ -31,12 +32,10 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser, system: System) -> Iterator[Page]:
-    """A fresh browser tab on the gateway. Any uncaught script error fails the test."""
-    context = browser.new_context(
-        base_url=system.config.gateway_url, viewport={"width": 1280, "height": 900}
-    )
+@contextmanager
+def browser_tab(browser: Browser, base_url: str) -> Iterator[Page]:
+    """A fresh browser tab on a gateway. Any uncaught script error fails the test."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
     context.set_default_navigation_timeout(WAIT_MS)
     page = context.new_page()
@@ -45,6 +44,13 @@ def page(browser: Browser, system: System) -> Iterator[Page]:
     yield page
     context.close()
     assert script_errors == []
+
+
+@pytest.fixture
+def page(browser: Browser, system: System) -> Iterator[Page]:
+    """A fresh browser tab on the test stack's gateway."""
+    with browser_tab(browser, system.config.gateway_url) as tab:
+        yield tab
 
 
 @pytest.fixture

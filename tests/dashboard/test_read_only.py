@@ -17,8 +17,8 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from stack.system import System
 from tests.dashboard.conftest import (
-    WAIT_MS,
     await_requests,
+    browser_tab,
     create_jobs,
     is_summary_request,
     open_dashboard,
@@ -45,16 +45,8 @@ def stack_api(standby_stack: System) -> Iterator[httpx.Client]:
 @pytest.fixture
 def stack_page(browser: Browser, standby_stack: System) -> Iterator[Page]:
     """A tab on the standby stack's gateway (the page fixture's, for another origin)."""
-    context = browser.new_context(
-        base_url=standby_stack.config.gateway_url, viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    script_errors: list[str] = []
-    page.on("pageerror", lambda error: script_errors.append(str(error)))
-    yield page
-    context.close()
-    assert script_errors == []
+    with browser_tab(browser, standby_stack.config.gateway_url) as tab:
+        yield tab
 
 
 def _write_controls(page: Page) -> list[Locator]:

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stack.config import REPO_ROOT
+from stack.config import REPO_ROOT, throwaway_state_dir
 from stack.ports import bind_error, listeners
 from stack.processes import stop_pid
 
@@ -103,9 +102,7 @@ class Launcher:
 
 @pytest.fixture(scope="module")
 def launcher() -> Iterator[Launcher]:
-    # Not pytest's tmp_path: its parents are closed to the user PostgreSQL runs as (root).
-    state_dir = Path(tempfile.mkdtemp(prefix="jobs-launcher-test-"))
-    state_dir.chmod(0o755)
+    state_dir = throwaway_state_dir("jobs-launcher-test-")
     launcher = Launcher(state_dir, dict(zip(VARIABLES, spare_ports(4), strict=True)))
     try:
         yield launcher

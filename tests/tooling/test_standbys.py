@@ -17,7 +17,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from stack.config import ADMIN_ROLE, QUERY_ROLE, REPLICATION_ROLE, REPO_ROOT, StackConfig
+from stack.config import (
+    ADMIN_ROLE,
+    QUERY_ROLE,
+    REPLICATION_ROLE,
+    REPO_ROOT,
+    StackConfig,
+    throwaway_state_dir,
+)
 from stack.ports import bind_error, listeners
 from stack.standbys import standby_binary
 from stack.system import System
@@ -64,9 +71,7 @@ def _wait_for(check, timeout: float = WAIT) -> float:
 
 @pytest.fixture(scope="module")
 def replicated() -> Iterator[System]:
-    # Not pytest's tmp_path: its parents are closed to the user PostgreSQL runs as (root).
-    state_dir = Path(tempfile.mkdtemp(prefix="jobs-standby-test-"))
-    state_dir.chmod(0o755)
+    state_dir = throwaway_state_dir("jobs-standby-test-")
     system = _system(state_dir, _primary_port_with_a_free_next())
     try:
         assert system.standbys.busy_ports() == []
@@ -261,16 +266,21 @@ def test_down_stops_the_standby_and_clean_leaves_no_process_and_no_slot(replicat
     assert not replicated.config.state_dir.exists()
 
 
-@pytest.mark.parametrize("value", ["9", "-1", "two"])
-def test_an_invalid_read_replicas_is_refused_with_the_variable_named(value, tmp_path):
-    result = subprocess.run(
+def _make_up(state_dir: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`make up`'s launcher in a process of its own, with only `variables` set."""
+    return subprocess.run(
         [sys.executable, "-m", "stack", "up"],
         cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", "STACK_DIR": str(tmp_path), "READ_REPLICAS": value},
+        env={"PATH": "/usr/bin:/bin", "STACK_DIR": str(state_dir), **variables},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("value", ["9", "-1", "two"])
+def test_an_invalid_read_replicas_is_refused_with_the_variable_named(value, tmp_path):
+    result = _make_up(tmp_path, READ_REPLICAS=value)
     assert result.returncode == 1
     assert f"READ_REPLICAS={value!r}" in result.stderr
     assert "0 to 8" in result.stderr
@@ -292,19 +302,7 @@ def test_a_missing_pg_basebackup_is_named_with_what_to_do(tmp_path, monkeypatch)
 def test_a_busy_standby_port_stops_up_before_anything_starts(tmp_path):
     port = _primary_port_with_a_free_next()
     with socket.create_server(("127.0.0.1", port + 1)):
-        result = subprocess.run(
-            [sys.executable, "-m", "stack", "up"],
-            cwd=REPO_ROOT,
-            env={
-                "PATH": "/usr/bin:/bin",
-                "STACK_DIR": str(tmp_path),
-                "POSTGRES_PORT": str(port),
-                "READ_REPLICAS": "1",
-            },
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = _make_up(tmp_path, POSTGRES_PORT=str(port), READ_REPLICAS="1")
     assert result.returncode == 1
     assert f"port {port + 1} (PostgreSQL standby 1)" in result.stderr
     assert "POSTGRES_PORT (standby 1 listens on it + 1)" in result.stderr
