@@ -149,3 +149,53 @@ class JobCounterShard(models.Model):
 
     def __str__(self) -> str:
         return f"JobCounterShard {self.shard}"
+
+
+# The sizes a rollup row can be of: one row per bucket of each size, so a read of any
+# size sums at most a few rows per bucket (shared/domain/rollups.py).
+_BUCKET_SIZES = [("minute", "minute"), ("hour", "hour"), ("day", "day")]
+
+
+class StatusRollup(models.Model):
+    """How many events of a status fall in a bucket of time: the stats endpoint's counts.
+
+    Kept by a trigger on the events table (migration 0010) in the writing transaction:
+    every event adds one to its bucket of each size, and a deleted job's events take
+    theirs back. Sharded as JobCounterShard (pg_backend_pid() % 16), so concurrent writers
+    do not queue on one row; a bucket's count is the sum over its shards, and a shard's
+    own row may be negative. Never write these rows yourself.
+    """
+
+    pk = models.CompositePrimaryKey("bucket_size", "bucket_start", "status_type", "shard")
+    bucket_size = models.CharField(max_length=8, choices=_BUCKET_SIZES)
+    bucket_start = models.DateTimeField()
+    status_type = models.CharField(max_length=STATUS_MAX_LENGTH, choices=JobStatusType.choices)
+    shard = models.SmallIntegerField()
+    entered = models.BigIntegerField()
+
+    class Meta:
+        db_table = "jobs_status_rollup"
+
+    def __str__(self) -> str:
+        return f"StatusRollup {self.bucket_size} {self.bucket_start} {self.status_type}"
+
+
+class RunTimeRollup(models.Model):
+    """A histogram of run times per bucket: how many finishing events (COMPLETED or
+    FAILED) of the bucket came a run time in bin `bin` after the job's first RUNNING.
+
+    Logarithmic bins (shared/domain/rollups.py); kept and sharded as StatusRollup.
+    """
+
+    pk = models.CompositePrimaryKey("bucket_size", "bucket_start", "bin", "shard")
+    bucket_size = models.CharField(max_length=8, choices=_BUCKET_SIZES)
+    bucket_start = models.DateTimeField()
+    bin = models.SmallIntegerField()
+    shard = models.SmallIntegerField()
+    finished = models.BigIntegerField()
+
+    class Meta:
+        db_table = "jobs_runtime_rollup"
+
+    def __str__(self) -> str:
+        return f"RunTimeRollup {self.bucket_size} {self.bucket_start} bin {self.bin}"

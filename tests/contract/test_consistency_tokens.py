@@ -31,7 +31,14 @@ def test_a_refused_write_answers_no_token(api):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/jobs/", "/api/jobs/summary/", "/api/jobs/{id}/", "/api/jobs/{id}/statuses/"]
+    "path",
+    [
+        "/api/jobs/",
+        "/api/jobs/summary/",
+        "/api/jobs/stats/",
+        "/api/jobs/{id}/",
+        "/api/jobs/{id}/statuses/",
+    ],
 )
 def test_a_read_with_its_writes_token_includes_the_write(api, path):
     created = api.post("/api/jobs/", json={"name": "read-your-write"})

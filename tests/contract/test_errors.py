@@ -37,6 +37,7 @@ def test_methods_a_path_does_not_serve_get_405_with_allow(api, method, path, all
         ("ET", "/api/jobs/", "GET, HEAD, POST, OPTIONS"),
         ("POSTS", "/api/jobs/", "GET, HEAD, POST, OPTIONS"),
         ("OPTION", "/api/jobs/summary/", "GET, HEAD, OPTIONS"),
+        ("STAT", "/api/jobs/stats/", "GET, HEAD, OPTIONS"),
         ("ATCH", "/api/jobs/1/", "GET, HEAD, PATCH, DELETE, OPTIONS"),
         ("HEADS", "/api/jobs/1/statuses/", "GET, HEAD, OPTIONS"),
         ("GE", "/", "GET, HEAD"),
@@ -57,6 +58,7 @@ def test_a_method_is_allowed_only_when_the_path_names_it_whole(raw_api, method, 
         ("/api/jobs/1/", "GET, HEAD, PATCH, DELETE, OPTIONS"),
         ("/api/jobs/1/statuses/", "GET, HEAD, OPTIONS"),
         ("/api/jobs/summary/", "GET, HEAD, OPTIONS"),
+        ("/api/jobs/stats/", "GET, HEAD, OPTIONS"),
     ],
 )
 def test_options_names_every_method_of_the_path_both_services_together(raw_api, path, allow):

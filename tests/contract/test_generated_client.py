@@ -31,6 +31,8 @@ MODULES = (
     "jobs_list_head",
     "jobs_retrieve",
     "jobs_retrieve_head",
+    "jobs_stats",
+    "jobs_stats_head",
     "jobs_status_append",
     "jobs_statuses_list",
     "jobs_statuses_list_head",

@@ -4,6 +4,7 @@ import threading
 from datetime import timedelta
 from itertools import pairwise
 
+import psycopg
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
@@ -19,6 +20,7 @@ from shared.api.problems import (
 )
 from shared.domain.enums import JobStatusType
 from shared.domain.models import IdempotencyKey, Job, JobStatus
+from shared.domain.rollups import RECOUNT_DIFFERENCES
 
 
 def events_of(job: Job) -> list[JobStatus]:
@@ -34,6 +36,17 @@ def assert_invariants(job_id: int) -> None:
     assert all(a < b for a, b in pairwise(timestamps))
     assert job.current_status_type == events[-1].status_type
     assert job.current_status_timestamp == events[-1].timestamp
+    assert_rollups_recount()
+
+
+def assert_rollups_recount() -> None:
+    """The stats' rollups hold what a recount of every event gives."""
+    with connection.cursor() as cursor:
+        differences = {}
+        for name, query in RECOUNT_DIFFERENCES.items():
+            cursor.execute(query)
+            differences[name] = cursor.fetchone()[0]
+    assert differences == dict.fromkeys(RECOUNT_DIFFERENCES, 0)
 
 
 @pytest.mark.django_db
@@ -361,3 +374,86 @@ def test_a_duplicate_while_the_first_is_in_flight_is_refused_at_once():
     replay = services.job_create_idempotent(key="k3", fingerprint="f", name="a", respond=_respond)
     assert replay.replayed
     assert Job.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deletes_and_appends_keep_the_rollups_equal_to_a_recount():
+    jobs = [services.job_create(name=f"rolled-{n}") for n in range(6)]
+    for n, job in enumerate(jobs):
+        services.job_status_append(job_id=job.pk, status_type=JobStatusType.RUNNING)
+        services.job_status_append(
+            job_id=job.pk, status_type=JobStatusType.FAILED if n % 2 else JobStatusType.COMPLETED
+        )
+    services.job_status_append(job_id=jobs[0].pk, status_type=JobStatusType.RUNNING)
+    services.job_status_append(job_id=jobs[0].pk, status_type=JobStatusType.FAILED)
+    services.job_delete(job_id=jobs[1].pk)
+    services.job_delete(job_id=jobs[0].pk)
+    assert_rollups_recount()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(entered) FROM jobs_status_rollup WHERE bucket_size = 'day'"
+            " AND status_type = 'FAILED'"
+        )
+        assert cursor.fetchone()[0] == 2  # jobs 3 and 5; job 1's and job 0's went with them
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_and_an_event_first_write_of_one_shard_do_not_deadlock():
+    """Two sessions of one rollup shard (pg_backend_pid() % 16), forced into the order
+    that deadlocked: A inserts a job (its counter shard row) and holds it; B writes an
+    event first (rollup rows of PENDING), then its job (the counter shard row); then A
+    inserts its PENDING event. Without the rollup trigger taking the counter row first,
+    B held the rollup row A needed while waiting for A's counter row."""
+    params = connection.get_connection_params()
+    sessions = []
+    by_shard: dict[int, psycopg.Connection] = {}
+    while True:  # at most 17 sessions: two share a shard
+        session = psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"})
+        sessions.append(session)
+        shard = session.execute("SELECT pg_backend_pid() % 16").fetchone()[0]
+        if shard in by_shard:
+            a, b = by_shard[shard], session
+            break
+        by_shard[shard] = session
+    existing = services.job_create(name="appended")
+    errors: list[BaseException] = []
+    b_waits = threading.Event()
+    try:
+        a.execute(
+            "INSERT INTO jobs_job (name, created_at, updated_at, current_status_type,"
+            " current_status_timestamp) VALUES ('a', now(), now(), 'PENDING', now())"
+        )
+
+        def event_first() -> None:
+            try:
+                b_waits.set()
+                b.execute(
+                    "INSERT INTO jobs_jobstatus (job_id, status_type, timestamp)"
+                    " VALUES (%s, 'PENDING', clock_timestamp())",
+                    [existing.pk],
+                )
+                b.execute(
+                    "UPDATE jobs_job SET current_status_type = 'PENDING',"
+                    " current_status_timestamp = clock_timestamp() WHERE id = %s",
+                    [existing.pk],
+                )
+                b.commit()
+            except BaseException as error:  # reported by the main thread
+                errors.append(error)
+
+        thread = threading.Thread(target=event_first, daemon=True)
+        thread.start()
+        assert b_waits.wait(10)
+        _wait_for_a_lock_wait()
+        a.execute(
+            "INSERT INTO jobs_jobstatus (job_id, status_type, timestamp)"
+            " SELECT currval('jobs_job_id_seq'), 'PENDING', now()"
+        )
+        a.commit()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    finally:
+        for session in sessions:
+            session.close()
+    assert errors == []
+    assert_rollups_recount()

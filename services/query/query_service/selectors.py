@@ -5,10 +5,11 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 "Reads in plain SQL").
 """
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NoReturn
 
@@ -20,6 +21,8 @@ from query_service import routing, statements
 from query_service.statements import EVENTS, JOBS, Order, PageWindow, Scan, Statement
 from shared.api.problem_types import QUERY_TIMEOUT
 from shared.api.problems import JobNotFound, ProblemError
+from shared.api.timestamps import STRFTIME_TIMESTAMP_FORMAT
+from shared.domain import rollups
 from shared.domain.enums import JobStatusType
 
 logger = logging.getLogger("jobs.problems")
@@ -266,3 +269,107 @@ def job_counts_query() -> Statement:
 def job_counts() -> JobCounts:
     """Exact counts per current status and the data version, from the counter shards."""
     return _counts_of(_fetch_one(job_counts_query())["counts"])
+
+
+@dataclass(frozen=True)
+class BucketRange:
+    """Consecutive buckets of one size (rollups.BUCKET_SECONDS), aligned to UTC: `count`
+    of them from `first`."""
+
+    size: str
+    first: datetime
+    count: int
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(seconds=rollups.BUCKET_SECONDS[self.size])
+
+    @property
+    def end(self) -> datetime:
+        return self.first + self.count * self.step
+
+
+@dataclass(frozen=True)
+class JobStats:
+    """The stats of a bucket range as the API's JSON body, and the data version they were
+    read at (for the ETag)."""
+
+    body: dict[str, Any]
+    version: int
+
+
+def job_stats_query(buckets: BucketRange) -> Statement:
+    """The statement of job_stats (also what `make bench` gives pgbench)."""
+    params = {"size": buckets.size, "first": buckets.first, "end": buckets.end}
+    return Statement(statements.STATS, params)
+
+
+def job_stats(buckets: BucketRange) -> JobStats:
+    """Per bucket: events entering each status, finishes, failure rate, run-time
+    percentiles; and the same over the whole range. Read from the rollups alone: its cost
+    grows with the buckets asked for, not with the jobs or events in them."""
+    found = _fetch_one(job_stats_query(buckets))
+    step = int(buckets.step.total_seconds())
+    first = int((buckets.first - _EPOCH).total_seconds())
+    entered = [dict.fromkeys(JobStatusType.values, 0) for _ in range(buckets.count)]
+    for start, status, count in json.loads(found["entered"]):
+        entered[(start - first) // step][status] = count
+    runs: list[list[tuple[int, int]]] = [[] for _ in range(buckets.count)]
+    for start, k, count in json.loads(found["runs"]):
+        runs[(start - first) // step].append((k, count))
+    body = {
+        "bucket": buckets.size,
+        "since": _api_time(buckets.first),
+        "until": _api_time(buckets.end),
+        "run_time_relative_error": round(rollups.RELATIVE_ERROR, 4),
+        "total": _bucket_stats(_summed_entered(entered), _summed_runs(runs)),
+        "buckets": [
+            {
+                "start": _api_time(buckets.first + n * buckets.step),
+                **_bucket_stats(entered[n], runs[n]),
+            }
+            for n in range(buckets.count)
+        ],
+    }
+    return JobStats(body, _counts_of(found["counts"]).version)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _api_time(at: datetime) -> str:
+    return at.strftime(STRFTIME_TIMESTAMP_FORMAT)
+
+
+def _summed_entered(entered: list[dict[str, int]]) -> dict[str, int]:
+    return {status: sum(bucket[status] for bucket in entered) for status in JobStatusType.values}
+
+
+def _summed_runs(runs: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    summed: dict[int, int] = {}
+    for bucket in runs:
+        for k, count in bucket:
+            summed[k] = summed.get(k, 0) + count
+    return sorted(summed.items())
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _bucket_stats(entered: dict[str, int], runs: list[tuple[int, int]]) -> dict[str, Any]:
+    """One bucket's (or the range's) figures from its counts per status and its run-time
+    histogram (ascending bins)."""
+    failed = entered[JobStatusType.FAILED]
+    finished = sum(entered[status] for status in rollups.FINISHING)
+    return {
+        "entered": entered,
+        "finished": finished,
+        "failure_rate": round(failed / finished, 4) if finished else None,
+        "run_time": {
+            "count": sum(count for _, count in runs),
+            "p50_seconds": _seconds(rollups.quantile(0.5, runs)),
+            "p95_seconds": _seconds(rollups.quantile(0.95, runs)),
+            "max_seconds": _seconds(rollups.quantile(1.0, runs)),
+        },
+    }

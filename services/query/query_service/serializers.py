@@ -1,4 +1,5 @@
 import re
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -10,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from query_service.pagination import MAX_OFFSET
-from query_service.selectors import DEFAULT_JOB_ORDERING, JOB_ORDERINGS
+from query_service.selectors import DEFAULT_JOB_ORDERING, JOB_ORDERINGS, BucketRange
 from query_service.statements import SEARCH_COUNT_LIMIT
 from shared.api.serializers import (
     UNKNOWN_QUERY_PARAMETER,
@@ -18,6 +19,7 @@ from shared.api.serializers import (
     JobStatusOutputSerializer,
     StrictSerializer,
 )
+from shared.domain import rollups
 from shared.domain.enums import JobStatusType
 from shared.domain.models import NAME_MAX_LENGTH
 
@@ -109,14 +111,18 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class PageParamsSerializer(StrictSerializer):
-    """limit/offset of any page, or the cursor mode. A limit above the maximum is
-    clamped, not refused; an offset beyond MAX_OFFSET is refused, pointing to cursors."""
+class QueryParamsSerializer(StrictSerializer):
+    """A request's query parameters (validated_query_params); unknown ones are refused."""
 
     # Parameters whose repeats are joined with commas (see query_params_data).
     multi_valued: tuple[str, ...] = ()
 
     unknown_field_message = UNKNOWN_QUERY_PARAMETER
+
+
+class PageParamsSerializer(QueryParamsSerializer):
+    """limit/offset of any page, or the cursor mode. A limit above the maximum is
+    clamped, not refused; an offset beyond MAX_OFFSET is refused, pointing to cursors."""
 
     limit = StrictIntegerField(
         required=False,
@@ -297,8 +303,146 @@ class JobSummarySerializer(serializers.Serializer):
     )
 
 
+# The most buckets one stats read gives: its cost grows with them.
+MAX_STATS_BUCKETS = 1_000
+DEFAULT_STATS_SPAN = timedelta(hours=24)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class StatsParamsSerializer(QueryParamsSerializer):
+    """Query parameters of the stats. Unknown parameters are rejected. The range is
+    resolved against the clock by `bucket_range`, not here: validated strings are
+    remembered, and "now" is not the same twice."""
+
+    since = InstantField(
+        required=False,
+        help_text=(
+            "Start of the range (RFC 3339, with offset), inclusive; widened to the start of "
+            "its bucket. Default: 24 hours before `until`."
+        ),
+    )
+    until = InstantField(
+        required=False,
+        help_text=(
+            "End of the range (RFC 3339, with offset), exclusive; widened to the end of its "
+            "bucket. Default: now."
+        ),
+    )
+    bucket = serializers.ChoiceField(
+        choices=list(rollups.BUCKET_SECONDS),
+        required=False,
+        default="hour",
+        help_text=f"Bucket size, aligned to UTC; at most {MAX_STATS_BUCKETS} buckets a read.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "since" in attrs and "until" in attrs and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError(
+                {"until": ["Must be later than since: the range would be empty."]}
+            )
+        return attrs
+
+
+def bucket_range(params: dict[str, Any], now: datetime) -> BucketRange:
+    """The buckets covering [since, until) of validated stats parameters, `until`
+    defaulting to `now` and `since` to a day before it. ValidationError when there would be
+    more than MAX_STATS_BUCKETS or the range leaves the years 0001-9999 (in UTC)."""
+    size = params["bucket"]
+    step = timedelta(seconds=rollups.BUCKET_SECONDS[size])
+    until = params.get("until", now)
+    since = params.get("since")
+    if since is not None and since >= until:  # only a default `until` (now) can be this early
+        raise serializers.ValidationError(
+            {"since": ["Must be earlier than until (now, when not given)."]}
+        )
+    try:
+        if since is None:
+            since = until - DEFAULT_STATS_SPAN
+        first = _EPOCH + ((since - _EPOCH) // step) * step
+    except OverflowError:
+        raise serializers.ValidationError(
+            {"since": ["Too early: buckets start on 0001-01-01 (UTC) at the earliest."]}
+        ) from None
+    try:
+        end = _EPOCH - ((_EPOCH - until) // step) * step  # the ceiling
+    except OverflowError:
+        end = None
+    if end is None:
+        raise serializers.ValidationError({"until": ["Too late: buckets end by 9999-12-31 (UTC)."]})
+    count = (end - first) // step
+    if count > MAX_STATS_BUCKETS:
+        raise serializers.ValidationError(
+            {
+                "bucket": [
+                    f"The range holds {count} {size} buckets; at most {MAX_STATS_BUCKETS}: "
+                    "narrow since/until or take a larger bucket."
+                ]
+            }
+        )
+    return BucketRange(size=size, first=first, count=count)
+
+
+class _EnteredSerializer(serializers.Serializer):
+    """Events entering each status in the bucket: every status, zero included."""
+
+    PENDING = serializers.IntegerField()
+    RUNNING = serializers.IntegerField()
+    COMPLETED = serializers.IntegerField()
+    FAILED = serializers.IntegerField()
+
+
+class _RunTimeSerializer(serializers.Serializer):
+    count = serializers.IntegerField(
+        help_text="Finishes with a RUNNING before them: the run times counted."
+    )
+    p50_seconds = serializers.FloatField(
+        allow_null=True, help_text="Median run time; null without a run time."
+    )
+    p95_seconds = serializers.FloatField(allow_null=True)
+    max_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text=(
+            "The upper bound of the highest histogram bin counted: at or above the longest "
+            "run, by at most `run_time_relative_error` of it."
+        ),
+    )
+
+
+class _BucketFiguresSerializer(serializers.Serializer):
+    entered = _EnteredSerializer()
+    finished = serializers.IntegerField(help_text="COMPLETED and FAILED events.")
+    failure_rate = serializers.FloatField(
+        allow_null=True, help_text="FAILED / finished; null when nothing finished."
+    )
+    run_time = _RunTimeSerializer(
+        help_text="First RUNNING of the job to the finishing event, of the bucket's finishes."
+    )
+
+
+class _BucketSerializer(_BucketFiguresSerializer):
+    start = serializers.DateTimeField(help_text="The bucket holds [start, start + one bucket).")
+
+
+class JobStatsSerializer(serializers.Serializer):
+    """Status analytics per time bucket, read from rollups kept with every write."""
+
+    bucket = serializers.ChoiceField(choices=list(rollups.BUCKET_SECONDS))
+    since = serializers.DateTimeField(help_text="Start of the first bucket.")
+    until = serializers.DateTimeField(help_text="End of the last bucket (exclusive).")
+    run_time_relative_error = serializers.FloatField(
+        help_text=(
+            "Bound on the percentiles' error relative to the true value (bin width of the "
+            "logarithmic histogram); below 1 ms, 1 ms."
+        )
+    )
+    total = _BucketFiguresSerializer(help_text="The whole range as one bucket.")
+    buckets = _BucketSerializer(many=True, help_text="Every bucket of the range, empty ones too.")
+
+
 @lru_cache(maxsize=4096)
-def _validated(serializer_class: type[PageParamsSerializer], query_string: bytes) -> dict[str, Any]:
+def _validated(
+    serializer_class: type[QueryParamsSerializer], query_string: bytes
+) -> dict[str, Any]:
     query = QueryDict(query_string)
     serializer = serializer_class(
         data=query_params_data(query, multi_valued=serializer_class.multi_valued)
@@ -308,7 +452,7 @@ def _validated(serializer_class: type[PageParamsSerializer], query_string: bytes
 
 
 def validated_query_params(
-    serializer_class: type[PageParamsSerializer], request: Request
+    serializer_class: type[QueryParamsSerializer], request: Request
 ) -> dict[str, Any]:
     """The request's query string validated by a filter serializer, remembered per query
     string (as raw bytes, decoded as Django decodes request.GET).

@@ -19,7 +19,7 @@ from shared.api.etags import job_version_sql
 from shared.api.serializers import JobOutputSerializer, JobStatusOutputSerializer
 from shared.api.timestamps import POSTGRES_TIMESTAMP_FORMAT
 from shared.domain.enums import JobStatusType
-from shared.domain.models import Job, JobCounterShard, JobStatus
+from shared.domain.models import Job, JobCounterShard, JobStatus, RunTimeRollup, StatusRollup
 
 # A search that matches more rows than this is not counted to the end: the count says
 # "at least this many" (`count_exact: false`; the cost, docs/decisions.md).
@@ -208,6 +208,38 @@ COUNTS = rendered(
             for column in [*(status.lower() for status in JobStatusType.values), "version"]
         ),
         table=sql.Identifier(JobCounterShard._meta.db_table),
+    )
+)
+
+
+def _bucket_sums(model: type[Model], key: str, measure: str) -> sql.Composed:
+    """A rollup's rows of one bucket size from %(first)s up to %(end)s (a range of its
+    primary key), summed over the shards, as JSON [[bucket start in epoch seconds, key,
+    sum], ...] in key order; buckets whose shards sum to 0 are left out."""
+    start, key_column, value = (
+        sql.Identifier(model_field(model, name).column) for name in ("bucket_start", key, measure)
+    )
+    return sql.SQL(
+        "SELECT coalesce(json_agg(json_build_array(extract(epoch FROM {start})::bigint, k, n) "
+        "ORDER BY {start}, k), '[]')::text FROM (SELECT {start}, {key} AS k, sum({value}) AS n "
+        "FROM {table} WHERE {size} = %(size)s AND {start} >= %(first)s AND {start} < %(end)s "
+        "GROUP BY {start}, {key} HAVING sum({value}) <> 0) AS sums"
+    ).format(
+        start=start,
+        key=key_column,
+        value=value,
+        table=sql.Identifier(model._meta.db_table),
+        size=sql.Identifier(model_field(model, "bucket_size").column),
+    )
+
+
+# The stats of a range of buckets, from the rollups alone (never the events), with the
+# counters' data version for the ETag, in one statement: one snapshot.
+STATS = rendered(
+    sql.SQL("SELECT ({counts}) AS counts, ({entered}) AS entered, ({runs}) AS runs").format(
+        counts=COUNTS,
+        entered=_bucket_sums(StatusRollup, "status_type", "entered"),
+        runs=_bucket_sums(RunTimeRollup, "bin", "finished"),
     )
 )
 

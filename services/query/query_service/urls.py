@@ -3,6 +3,7 @@ from django.urls import path
 from query_service.views import (
     JobDetailApi,
     JobListApi,
+    JobStatsApi,
     JobStatusListApi,
     JobSummaryApi,
     OpenApiDescriptionApi,
@@ -14,6 +15,7 @@ urlpatterns = [
     path("readyz", QueryReadinessApi.as_view(), name="readiness"),
     path("api/jobs/", JobListApi.as_view(), name="job-list"),
     path("api/jobs/summary/", JobSummaryApi.as_view(), name="job-summary"),
+    path("api/jobs/stats/", JobStatsApi.as_view(), name="job-stats"),
     path("api/jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
     path("api/jobs/<int:job_id>/statuses/", JobStatusListApi.as_view(), name="job-status-list"),
     path("api/schema/", OpenApiDescriptionApi.as_view(), name="openapi-description"),

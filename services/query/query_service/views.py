@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import status
@@ -19,9 +20,12 @@ from query_service.serializers import (
     STATUS_LIST_SCHEMA,
     JobListFilterSerializer,
     JobPageSerializer,
+    JobStatsSerializer,
     JobStatusPageSerializer,
     JobSummarySerializer,
     PageParamsSerializer,
+    StatsParamsSerializer,
+    bucket_range,
     validated_query_params,
 )
 from query_service.statements import TIME_BOUNDS
@@ -187,6 +191,42 @@ class JobSummaryApi(ReadApiView):
         # Plain integers: json.dumps writes what JobSummarySerializer describes.
         body = {"total": counts.total, "by_status": counts.by_status}
         return _json(json.dumps(body, separators=(",", ":")), etag)
+
+
+class JobStatsApi(ReadApiView):
+    takes_query_parameters = True
+
+    @extend_schema(
+        operation_id="jobs_stats",
+        summary="Status analytics per time bucket",
+        description=(
+            "Per minute, hour or day (UTC): how many events entered each status, how many "
+            "finished (COMPLETED or FAILED), the failure rate, and the run time of the "
+            "finishes (first RUNNING of the job to the finishing event: p50, p95, max, "
+            "interpolated from a logarithmic histogram as Prometheus' histogram_quantile "
+            "does, within `run_time_relative_error`). Every bucket of the range is listed, "
+            "empty ones too, and `total` sums the range. Read from rollups kept in the "
+            "transaction of every write: the cost grows with the buckets, not the jobs. At "
+            "most 1,000 buckets; a reversed range is a 400."
+        ),
+        parameters=[StatsParamsSerializer, _IF_NONE_MATCH, _ETAG],
+        responses={200: JobStatsSerializer, 304: _NOT_MODIFIED, **problem_responses(400)},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        params = validated_query_params(StatsParamsSerializer, request)
+        buckets = bucket_range(params, timezone.now())
+
+        def etag(version: int) -> str:
+            # The data version and the buckets resolved (a default `until` moves with the
+            # clock, the URL does not).
+            asked = f"{buckets.size}.{buckets.first.isoformat()}.{buckets.count}".encode()
+            return f'"stats.{version}.{hashlib.sha256(asked).hexdigest()[:16]}"'
+
+        cached = _not_modified(request, lambda: etag(selectors.job_counts().version))
+        if cached is not None:
+            return cached
+        stats = selectors.job_stats(buckets)
+        return _json(json.dumps(stats.body, separators=(",", ":")), etag(stats.version))
 
 
 class JobDetailApi(ReadApiView):
