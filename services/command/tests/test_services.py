@@ -410,7 +410,7 @@ def test_a_create_and_an_event_first_write_of_one_shard_do_not_deadlock():
     while True:  # at most 17 sessions: two share a shard
         session = psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"})
         sessions.append(session)
-        shard = session.execute("SELECT pg_backend_pid() % 16").fetchone()[0]
+        shard = session.info.backend_pid % 16
         if shard in by_shard:
             a, b = by_shard[shard], session
             break
