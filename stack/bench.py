@@ -70,6 +70,14 @@ LISTS: list[tuple[str, str, float | None]] = [
     ("list, created in the last 7 days", f"created_after={_ago(days=7)}", None),
 ]
 
+# The stats reads measured: scenario, the API's query string. A day by minute is 1,440
+# buckets, over the API's bound of 1,000: the longest minute range it gives is measured.
+STATS: list[tuple[str, str]] = [
+    ("stats, 7 days by hour", f"bucket=hour&since={_ago(days=7)}"),
+    ("stats, 1,000 minutes by minute", f"bucket=minute&since={_ago(minutes=999)}"),
+    ("stats, 24 h by hour (dashboard default)", "bucket=hour"),
+]
+
 
 @dataclass
 class Scenario:
@@ -273,6 +281,7 @@ def query_statements(system: System, *, deep_key: str, deep_id: int) -> dict[str
             "manage.py",
             "bench_statements",
             *(f"--list={query}" for _, query, _ in LISTS),
+            *(f"--stats={query}" for _, query in STATS),
             f"--deep-key={deep_key}",
             f"--deep-id={deep_id}",
             f"--job-id-variable={JOB_ID_VARIABLE}",
@@ -352,6 +361,7 @@ def run_bench(system: System) -> int:
             for scenario, runs in zip(scenarios, rounds, strict=True):
                 print(f"  round {number}/{ROUNDS}: {scenario.name} ...", flush=True)
                 runs.append(_wrk(url, scenario, env, meter, warm_up=number == 1))
+        rollups = _rollup_cost(admin, url, env, meter)
         for scenario, runs in zip(scenarios, rounds, strict=True):
             print(f"  ceiling: {scenario.name} ...", flush=True)
             median = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
@@ -378,11 +388,82 @@ def run_bench(system: System) -> int:
                 except psycopg.Error as error:
                     plans[scenario.name] = f"(no plan: {error})"
     report = _report(rows, rss, jobs=jobs, events=events, pg_version=pg_version)
+    report += _rollups_section(rollups)
     report += _plans_section(plans, jobs=jobs)
     print(report)
     RESULTS_PATH.write_text(report)
     print(f"written to {RESULTS_PATH.relative_to(REPO_ROOT)}")
     return 0
+
+
+# The writes whose cost the stats' rollups add to; their target, the most they may cost.
+ROLLUP_WRITES = [
+    Scenario("PATCH (random id)", "/api/jobs/", lua="patch.lua"),
+    Scenario("write mix: POST and PATCH", "/api/jobs/", lua="write_mix.lua"),
+]
+ROLLUP_COST_TARGET = 0.15
+_ROLLUP_TRIGGERS = ("jobs_rollup_insert", "jobs_rollup_delete")
+
+
+def _set_rollup_triggers(admin_url: str, *, enabled: bool) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for trigger in _ROLLUP_TRIGGERS:
+            action = "ENABLE" if enabled else "DISABLE"
+            conn.execute(f"ALTER TABLE jobs_jobstatus {action} TRIGGER {trigger}")
+
+
+def _rollup_cost(
+    admin_url: str, url: str, env: dict[str, str], meter: CpuMeter
+) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Each write scenario with the rollup triggers off (the writes as before the stats)
+    and on, alternating (which goes first alternates too), ROUNDS times: (off, on) req/s
+    per round. The rollups are then rebuilt from the events, which the writes with the
+    triggers off did not count."""
+    measured: list[tuple[str, list[tuple[float, float]]]] = []
+    try:
+        for scenario in ROLLUP_WRITES:
+            pairs = []
+            for number in range(ROUNDS):
+                rps = {}
+                for enabled in (False, True) if number % 2 == 0 else (True, False):
+                    print(
+                        f"  rollups {'on' if enabled else 'off'}: {scenario.name} ...", flush=True
+                    )
+                    _set_rollup_triggers(admin_url, enabled=enabled)
+                    rps[enabled] = _wrk(url, scenario, env, meter, warm_up=False).rps
+                pairs.append((rps[False], rps[True]))
+            measured.append((scenario.name, pairs))
+    finally:
+        _set_rollup_triggers(admin_url, enabled=True)
+        print("  rebuilding the rollups from the events ...", flush=True)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute("SELECT jobs_rollup_rebuild()")
+    return measured
+
+
+def _rollups_section(measured: list[tuple[str, list[tuple[float, float]]]]) -> str:
+    lines = [
+        "",
+        "## What the stats' rollups cost the writes",
+        "",
+        "The same write scenario with the rollup triggers off (as before the stats) and on, "
+        "alternating round by round on the same data; cost = 1 - on/off of each round "
+        f"(target: at most {ROLLUP_COST_TARGET:.0%}).",
+        "",
+        "| scenario | rounds: off -> on req/s | cost per round | median cost | target |",
+        "|---|---|---|---:|---|",
+    ]
+    for name, pairs in measured:
+        costs = sorted(1 - on / off for off, on in pairs)
+        median = costs[len(costs) // 2]
+        verdict = "met" if median <= ROLLUP_COST_TARGET else "MISSED"
+        rounds = ", ".join(f"{off:,.0f} -> {on:,.0f}" for off, on in pairs)
+        per_round = ", ".join(f"{1 - on / off:+.1%}" for off, on in pairs)
+        lines.append(
+            f"| {name} | {rounds} | {per_round} | {median:+.1%} | "
+            f"{verdict} <= {ROLLUP_COST_TARGET:.0%} |"
+        )
+    return "\n".join([*lines, "", ""])
 
 
 def _scenarios(statements: dict[str, Any], *, etag: str, job_id: int) -> list[Scenario]:
@@ -422,6 +503,10 @@ def _scenarios(statements: dict[str, Any], *, etag: str, job_id: int) -> list[Sc
             p99_target_ms=15,
         ),
         Scenario("summary", "/api/jobs/summary/", pgbench_sql=statements["summary"]),
+        *(
+            Scenario(name, f"/api/jobs/stats/?{query}", pgbench_sql=statements["stats"][query])
+            for name, query in STATS
+        ),
         Scenario(
             "detail, 304 revalidation",
             f"/api/jobs/{job_id}/",

@@ -56,7 +56,7 @@ def test_each_statement_runs_and_reads_what_the_api_answers_for_its_url(api, mak
         f"--deep-id={deep.pk}",
     )
 
-    assert sorted(found) == ["deep_page", "detail", "history", "lists", "summary"]
+    assert sorted(found) == ["deep_page", "detail", "history", "lists", "stats", "summary"]
     assert list(found["lists"]) == LISTS
     for query, script in found["lists"].items():
         rows = json.loads(run(script)[0])
@@ -146,3 +146,19 @@ def test_a_list_query_is_read_as_the_api_reads_it_windows_and_order_included():
     assert '"j"."name" ASC' in script and "FAILED" in script
     # The bound inlined, its colons escaped for pgbench.
     assert "current_status_timestamp\" >= E'2026-11-30 13\\x3a00" in script, script
+
+
+def test_a_stats_script_reads_the_rollups_the_api_reads(api, make_job):
+    make_job("finished", "RUNNING", "COMPLETED", created=-30)
+    query = "bucket=minute&since=2026-11-28T11:00:00Z&until=2026-11-28T13:00:00Z"
+    found = bench_statements(f"--stats={query}", "--deep-key=2026-11-28T12:00:00", "--deep-id=1")
+    _counts, entered, runs = run(found["stats"][query])
+    body = api.get(f"/api/jobs/stats/?{query}").json()
+    assert sum(count for _, _, count in json.loads(entered)) == 3
+    assert body["total"]["entered"] == {"PENDING": 1, "RUNNING": 1, "COMPLETED": 1, "FAILED": 0}
+    assert sum(count for _, _, count in json.loads(runs)) == body["total"]["run_time"]["count"] == 1
+
+
+def test_a_stats_query_the_api_would_refuse_is_refused():
+    with pytest.raises(CommandError, match="bucket"):
+        bench_statements("--stats=bucket=week", "--deep-key=2026-11-28T12:00:00", "--deep-id=1")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from psycopg import sql
 
 from query_service import selectors
 from query_service.serializers import MAX_STATS_BUCKETS
@@ -157,10 +158,8 @@ def test_a_range_is_widened_to_whole_buckets_and_defaults_to_the_last_day(api):
 
 def test_at_most_a_thousand_buckets(api):
     since = HOUR
-    fits = stats(
-        api,
-        f"since={iso(since)}&until={iso(since + timedelta(minutes=MAX_STATS_BUCKETS))}&bucket=minute",
-    )
+    until = since + timedelta(minutes=MAX_STATS_BUCKETS)
+    fits = stats(api, f"since={iso(since)}&until={iso(until)}&bucket=minute")
     assert len(fits["buckets"]) == MAX_STATS_BUCKETS
     over = api.get(
         f"/api/jobs/stats/?since={iso(since)}"
@@ -213,7 +212,7 @@ def test_the_read_touches_only_the_rollups_by_their_keys():
     statement = selectors.job_stats_query(buckets)
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")  # tiny tables: read the plan at scale
-        cursor.execute(b"EXPLAIN " + statement.sql.as_bytes(None), statement.params)
+        cursor.execute(sql.SQL("EXPLAIN ") + statement.sql, statement.params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "jobs_jobstatus" not in plan and "jobs_job " not in plan, plan
     assert "Seq Scan on jobs_status_rollup" not in plan, plan

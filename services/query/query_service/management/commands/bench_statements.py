@@ -5,13 +5,15 @@ The launcher runs no code of the service in its own process: it runs this comman
 the service's environment and reads one JSON object from stdout:
 
     {"lists": {QUERY: SCRIPT, ...}, "deep_page": {"cursor": TOKEN, "script": SCRIPT},
-     "detail": SCRIPT, "history": SCRIPT, "summary": SCRIPT}
+     "detail": SCRIPT, "history": SCRIPT, "summary": SCRIPT, "stats": {QUERY: SCRIPT, ...}}
 
 A list page is named by its query string as the API takes it (`status=FAILED,PENDING`,
 `search=etl`, `created_after=...`, the empty string for the first page), given by --list;
 the deep page is the cursor page after the job of --deep-key (its created_at) and
 --deep-id; detail and history read the job that pgbench's variable --job-id-variable
-holds. Each script is the
+holds; a stats read is named by its query string too (--stats, e.g.
+`bucket=hour&since=...`), its range resolved against the clock as the API does. Each
+script is the
 statement with its parameters inlined, ready for `pgbench -M prepared`.
 """
 
@@ -24,10 +26,18 @@ import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.http import QueryDict
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from query_service import selectors
 from query_service.pagination import Cursor
-from query_service.serializers import DEFAULT_LIMIT, JobListFilterSerializer, query_params_data
+from query_service.serializers import (
+    DEFAULT_LIMIT,
+    JobListFilterSerializer,
+    StatsParamsSerializer,
+    bucket_range,
+    query_params_data,
+)
 from query_service.statements import TIME_BOUNDS, Statement
 
 # Two job ids that stand in for pgbench's variable. A statement built with each must read
@@ -43,7 +53,11 @@ _PGBENCH_VARIABLE = re.compile(r"(?<!:):([A-Za-z_\x80-\U0010ffff][0-9A-Za-z_\x80
 
 
 def _reads(
-    lists: dict[str, dict[str, Any]], deep_key: str, deep_id: int, job_id: int
+    lists: dict[str, dict[str, Any]],
+    stats: dict[str, selectors.BucketRange],
+    deep_key: str,
+    deep_id: int,
+    job_id: int,
 ) -> tuple[dict[str, Any], str]:
     """All that this command takes from the service's read code: the statement of each
     list page (by query string: its filters, order and time windows), of the deep page, of
@@ -64,6 +78,7 @@ def _reads(
             job_id=job_id, window=selectors.PageWindow(limit=DEFAULT_LIMIT)
         ),
         "summary": selectors.job_counts_query(),
+        "stats": {query: selectors.job_stats_query(buckets) for query, buckets in stats.items()},
     }
     return statements, Cursor(ordering, deep_key, deep_id, False).encode()
 
@@ -83,6 +98,16 @@ def _list_filters(query: str) -> dict[str, Any]:
         "ordering": params["ordering"],
         "times": {bound: params[bound] for bound in TIME_BOUNDS if bound in params},
     }
+
+
+def _stats_buckets(query: str) -> selectors.BucketRange:
+    """The buckets of a stats query string, read as the API reads it."""
+    serializer = StatsParamsSerializer(data=query_params_data(QueryDict(query)))
+    try:
+        serializer.is_valid(raise_exception=True)
+        return bucket_range(dict(serializer.validated_data), timezone.now())
+    except ValidationError as error:
+        raise CommandError(f"--stats {query!r}: {error.detail}") from None
 
 
 def _escape_colons(match: re.Match[str]) -> str:
@@ -130,6 +155,7 @@ def _scripts(statements: dict[str, Any], cursor: str, stand_in: int, variable: s
 
     return {
         "lists": {query: script(s) for query, s in statements["lists"].items()},
+        "stats": {query: script(s) for query, s in statements["stats"].items()},
         "deep_page": {"cursor": cursor, "script": script(statements["deep_page"])},
         **{name: script(statements[name]) for name in ("detail", "history", "summary")},
     }
@@ -148,6 +174,13 @@ class Command(BaseCommand):
             "created_after=2026-11-30T00:00:00Z ('' for the first page); repeatable",
         )
         parser.add_argument(
+            "--stats",
+            action="append",
+            default=[],
+            metavar="QUERY",
+            help="a stats read by its query string, e.g. bucket=hour&since=...; repeatable",
+        )
+        parser.add_argument(
             "--deep-key", required=True, help="created_at of the job the deep page starts after"
         )
         parser.add_argument("--deep-id", type=int, required=True, help="that job's id")
@@ -159,13 +192,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         lists = {query: _list_filters(query) for query in options["list"]}
+        stats = {query: _stats_buckets(query) for query in options["stats"]}
         variable = options["job_id_variable"]
         if pgbench_variables(f":{variable}") != {variable}:
             raise CommandError(f"--job-id-variable {variable!r} is no pgbench variable name")
         connection.ensure_connection()
         first, second = (
             _scripts(
-                *_reads(lists, options["deep_key"], options["deep_id"], stand_in),
+                *_reads(lists, stats, options["deep_key"], options["deep_id"], stand_in),
                 stand_in,
                 variable,
             )
