@@ -46,23 +46,31 @@ def lower_bound(k: int) -> float:
     return 0.0 if k == 0 else upper_bound(k - 1)
 
 
-def quantile(q: float, bins: list[tuple[int, int]]) -> float | None:
-    """The q-quantile (0 < q <= 1) of the run times counted in `bins` ((bin, count)
-    pairs, ascending bins), interpolated as Prometheus' histogram_quantile does: find the
-    bin where the rank q * total falls, and go linearly from its lower to its upper bound.
-    None without a run time. q = 1 is the upper bound of the highest bin counted: at or
-    above the true maximum, by at most the bin's width."""
+# Every bin's bounds, computed once: a stats read interpolates in thousands of bins.
+_BOUNDS = [(lower_bound(k), upper_bound(k)) for k in range(LAST_BIN + 1)]
+
+
+def quantiles(qs: tuple[float, ...], bins: list[tuple[int, int]]) -> list[float | None]:
+    """The q-quantiles (0 < q <= 1, ascending) of the run times counted in `bins` ((bin,
+    count) pairs, ascending bins), interpolated as Prometheus' histogram_quantile does:
+    find the bin where the rank q * total falls, and go linearly from its lower to its
+    upper bound. None without a run time. q = 1 is the upper bound of the highest bin
+    counted: at or above the true maximum, by at most the bin's width. One pass for all."""
     total = sum(count for _, count in bins)
     if total <= 0:
-        return None
-    rank = q * total
+        return [None] * len(qs)
+    ranks = [q * total for q in qs]
+    found: list[float | None] = []
     below = 0
     for k, count in bins:
-        if count > 0 and below + count >= rank:
-            low, high = lower_bound(k), upper_bound(k)
-            return low + (high - low) * (rank - below) / count
+        while count > 0 and len(found) < len(ranks) and below + count >= ranks[len(found)]:
+            low, high = _BOUNDS[k]
+            found.append(low + (high - low) * (ranks[len(found)] - below) / count)
+        if len(found) == len(ranks):
+            return found
         below += count
-    return upper_bound(bins[-1][0])
+    last = _BOUNDS[bins[-1][0]][1]  # ranks past the counts (rounding): the top bound
+    return found + [last] * (len(qs) - len(found))
 
 
 _SIZES = ", ".join(f"('{size}')" for size in BUCKET_SECONDS)
