@@ -21,7 +21,6 @@ from query_service import routing, statements
 from query_service.statements import EVENTS, JOBS, Order, PageWindow, Scan, Statement
 from shared.api.problem_types import QUERY_TIMEOUT
 from shared.api.problems import JobNotFound, ProblemError
-from shared.api.timestamps import STRFTIME_TIMESTAMP_FORMAT
 from shared.domain import rollups
 from shared.domain.enums import JobStatusType
 
@@ -340,7 +339,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _api_time(at: datetime) -> str:
-    return at.strftime(STRFTIME_TIMESTAMP_FORMAT)
+    """A UTC bucket bound as the API writes times. Not by strftime, whose %Y writes the
+    years before 1000 without their zeros (a range may start in year 1)."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _summed_entered(entered: list[dict[str, int]]) -> dict[str, int]:

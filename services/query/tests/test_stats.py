@@ -227,3 +227,12 @@ def test_the_sql_bin_is_the_python_bin(k):
     with connection.cursor() as cursor:
         cursor.execute("SELECT jobs_runtime_bin(%s)", [seconds])
         assert cursor.fetchone()[0] == rollups.bin_of(seconds) == k
+
+
+def test_ranges_in_the_first_years_are_written_with_four_digit_years(api):
+    body = stats(api, "since=0001-01-01T00:00:00Z&until=0001-01-01T02:00:00Z&bucket=hour")
+    assert (body["since"], body["until"]) == (
+        "0001-01-01T00:00:00.000000Z",
+        "0001-01-01T02:00:00.000000Z",
+    )
+    assert body["buckets"][1]["start"] == "0001-01-01T01:00:00.000000Z"
