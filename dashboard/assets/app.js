@@ -373,6 +373,13 @@ async function deleteJob(jobId, name) {
 
 // --- create --------------------------------------------------------------------------------
 
+/** The form folds away until asked for, so the table starts near the top of the screen. */
+function setCreateExpanded(expanded) {
+  $("create").hidden = !expanded;
+  $("new-job").setAttribute("aria-expanded", String(expanded));
+  (expanded ? $("create-name") : $("new-job")).focus();
+}
+
 async function createJob(event) {
   event.preventDefault();
   const input = $("create-name");
@@ -433,8 +440,7 @@ function notSaved(what, next) {
 // The controls that change jobs. In read-only mode they stay focusable (so a keyboard or
 // screen reader user finds them and hears why they do nothing) but are aria-disabled and
 // described by the status line; their handlers refuse and say so.
-const WRITE_CONTROLS =
-  '#create-form button[type="submit"], #append-buttons button, #delete-job, #jobs-body button[data-action="delete"]';
+const WRITE_CONTROLS = '#create-form button[type="submit"], #append-buttons button, #delete-job';
 
 function syncWriteControls() {
   for (const control of document.querySelectorAll(WRITE_CONTROLS)) {
@@ -512,7 +518,11 @@ function debounce(fn, ms) {
 }
 
 function wire() {
+  $("new-job").addEventListener("click", () => setCreateExpanded($("new-job").getAttribute("aria-expanded") !== "true"));
   $("create-form").addEventListener("submit", createJob);
+  $("create-form").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") setCreateExpanded(false);
+  });
 
   const applySearch = () => {
     const value = $("search").value;
@@ -563,14 +573,8 @@ function wire() {
   $("first-page").addEventListener("click", () => goToPage(null, 1));
 
   $("jobs-body").addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-action]");
-    if (!button) return;
-    const jobId = Number(button.dataset.jobId);
-    if (button.dataset.action === "open") openPanel(jobId);
-    else if (button.dataset.action === "delete") {
-      const row = list.data.results.find((item) => item.id === jobId);
-      confirmDelete(jobId, row ? row.name : `job ${jobId}`);
-    }
+    const button = event.target.closest('[data-action="open"]');
+    if (button) openPanel(Number(button.dataset.jobId));
   });
 
   $("panel-close").addEventListener("click", closePanel);

@@ -201,18 +201,6 @@ export function renderRows(tbody, jobs, now = Date.now()) {
         element("td", { attributes: { "data-label": "Status" } }, [badge(job.current_status_type)]),
         element("td", { attributes: { "data-label": "Status time" } }, [timeElement(job.current_status_timestamp, now)]),
         element("td", { attributes: { "data-label": "Created" } }, [timeElement(job.created_at, now)]),
-        element("td", { className: "cell-actions" }, [
-          element("button", {
-            className: "danger small",
-            text: "Delete",
-            attributes: {
-              type: "button",
-              "data-job-id": String(job.id),
-              "data-action": "delete",
-              "aria-label": `Delete ${job.name}`,
-            },
-          }),
-        ]),
       ]),
     ),
   );

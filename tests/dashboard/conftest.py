@@ -85,6 +85,12 @@ def open_dashboard(page: Page, *, poll: int | None = FAST_POLL_MS, **params: str
     return page
 
 
+def open_create_form(page: Page) -> None:
+    """Unfolds the create form (folded until asked for) with its "New job" button."""
+    page.get_by_role("button", name="New job").click()
+    expect(page.get_by_label("Name", exact=True)).to_be_focused()
+
+
 def create_jobs(api: httpx.Client, names: list[str]) -> list[dict]:
     jobs = []
     for name in names:
