@@ -9,6 +9,7 @@ import {
   problemMessage,
   renderAppendButtons,
   renderFacts,
+  markCurrentStatus,
   renderHistory,
   renderRows,
   renderStatusOptions,
@@ -36,7 +37,9 @@ const state = {
   search: "",
   ordering: DEFAULT_ORDERING,
   limit: DEFAULT_LIMIT,
-  pagePath: null, // a next/previous link being shown; null is the first page
+  // The page shown: the cursor or offset of a next/previous link the API gave; null is
+  // the first page.
+  pagePosition: null, // {name: "cursor" | "offset", value}
   pageNumber: 1,
   jobId: null, // the job in the panel
 };
@@ -49,6 +52,7 @@ const list = new ConditionalResource(firstPagePath());
 let job = null; // ConditionalResource of the panel's job
 let history = null; // ConditionalResource of the first page of its history
 let olderHistoryPath = null;
+let panelGone = null; // "deleted" or "not-found" once the panel's job answered 404
 let pendingCreate = null; // {name, key}: a failed POST is retried with the same key
 let pollMs = DEFAULT_POLL_MS;
 let pollTimer = null;
@@ -62,6 +66,22 @@ const WRITE_REFUSAL_HOLD_MS = 30_000;
 const connection = { readsOk: true, readOnlyByHeader: false, writeRefusedAt: null };
 let readOnlyShown = false;
 
+/** The list page shown: the first page's query with the page's position, if any. */
+function listPath() {
+  const path = firstPagePath();
+  const position = state.pagePosition;
+  return position ? `${path}&${new URLSearchParams({ [position.name]: position.value })}` : path;
+}
+
+/** Where an API next/previous link points: its cursor or offset (none: the first page). */
+function positionOf(link) {
+  const params = new URLSearchParams(link.split("?")[1] || "");
+  for (const name of ["cursor", "offset"]) {
+    if (params.get(name)) return { name, value: params.get(name) };
+  }
+  return null;
+}
+
 function firstPagePath() {
   const params = new URLSearchParams({ limit: String(state.limit), ordering: state.ordering });
   if (state.statuses.length) params.set("status", state.statuses.join(","));
@@ -73,22 +93,29 @@ function firstPagePath() {
 
 // --- state <-> address bar -------------------------------------------------------------
 
+// Every view change (filters, sort, page, the open job) is an entry of the browser's
+// history, so Back and Forward walk them; the address bar holds the whole view, so a
+// reload or a shared link shows it again.
 function readLocation() {
   const params = new URLSearchParams(window.location.search);
   const statuses = (params.get("status") || "").split(",").filter((s) => STATUSES.includes(s));
   state.statuses = [...new Set(statuses)];
   state.search = params.get("search") || "";
   const ordering = params.get("ordering") || DEFAULT_ORDERING;
-  if (ORDERINGS.has(ordering.replace(/^-/, ""))) state.ordering = ordering;
+  state.ordering = ORDERINGS.has(ordering.replace(/^-/, "")) ? ordering : DEFAULT_ORDERING;
   const limit = Number(params.get("limit"));
-  if (PAGE_SIZES.has(limit)) state.limit = limit;
+  state.limit = PAGE_SIZES.has(limit) ? limit : DEFAULT_LIMIT;
+  state.pagePosition = positionOf(`?${params}`);
+  const pageNumber = Number(params.get("page"));
+  state.pageNumber = state.pagePosition && Number.isInteger(pageNumber) && pageNumber > 1 ? pageNumber : 1;
   const jobId = Number(params.get("job"));
   state.jobId = Number.isInteger(jobId) && jobId > 0 ? jobId : null;
   const poll = Number(params.get("poll"));
   if (Number.isFinite(poll) && poll >= 250) pollMs = poll;
 }
 
-function writeLocation() {
+/** The address of the current view with `changes` applied (a value of null removes). */
+function viewAddress(changes = {}) {
   const params = new URLSearchParams(window.location.search);
   const set = (name, value, fallback) =>
     value && value !== fallback ? params.set(name, value) : params.delete(name);
@@ -96,9 +123,39 @@ function writeLocation() {
   set("search", state.search, "");
   set("ordering", state.ordering, DEFAULT_ORDERING);
   set("limit", String(state.limit), String(DEFAULT_LIMIT));
+  for (const name of ["cursor", "offset"]) params.delete(name);
+  if (state.pagePosition) params.set(state.pagePosition.name, state.pagePosition.value);
+  set("page", state.pagePosition ? String(state.pageNumber) : "", "1");
   set("job", state.jobId ? String(state.jobId) : "", "");
+  for (const [name, value] of Object.entries(changes)) set(name, value, "");
   const query = params.toString();
-  window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
+  return query ? `?${query}` : window.location.pathname;
+}
+
+/** The address that opens a job's panel over the current view. */
+const jobAddress = (jobId) => viewAddress({ job: String(jobId) });
+
+/** The view changed: a new history entry (`push`), or the current one corrected. */
+function writeLocation({ push = true } = {}) {
+  const address = viewAddress();
+  if (address === (window.location.search || window.location.pathname)) return;
+  if (push) window.history.pushState(null, "", address);
+  else window.history.replaceState(null, "", address);
+  for (const link of document.querySelectorAll("#jobs-body a.open-job")) {
+    link.href = jobAddress(link.dataset.jobId);
+  }
+}
+
+/** Back or Forward: show the view the address bar now holds. */
+function showLocation() {
+  readLocation();
+  clearFieldError($("search"), $("search-error"));
+  list.moveTo(listPath());
+  syncControls();
+  refreshList();
+  if (summary.data) renderTiles($("tiles"), summary.data, state.statuses);
+  if (state.jobId && state.jobId !== job?.jobId) openPanel(state.jobId, { focus: false, push: false });
+  else if (!state.jobId && job) closePanel({ push: false });
 }
 
 // --- the list ------------------------------------------------------------------------------
@@ -125,20 +182,21 @@ function syncControls() {
 
 /** Filters, search, sort or page size changed: back to the first page. */
 function filtersChanged() {
-  state.pagePath = null;
+  state.pagePosition = null;
   state.pageNumber = 1;
   clearFieldError($("search"), $("search-error"));
-  list.moveTo(firstPagePath());
+  list.moveTo(listPath());
   syncControls();
   writeLocation();
   refreshList();
   if (summary.data) renderTiles($("tiles"), summary.data, state.statuses);
 }
 
-function goToPage(path, pageNumber) {
-  state.pagePath = path;
-  state.pageNumber = pageNumber;
-  list.moveTo(path || firstPagePath());
+function goToPage(link, pageNumber) {
+  state.pagePosition = link ? positionOf(link) : null;
+  state.pageNumber = state.pagePosition ? pageNumber : 1;
+  list.moveTo(listPath());
+  writeLocation();
   refreshList({ focusTable: true });
 }
 
@@ -152,7 +210,7 @@ function renderList() {
   const focused = active?.dataset?.jobId
     ? { jobId: active.dataset.jobId, action: active.dataset.action }
     : null;
-  renderRows($("jobs-body"), page.results);
+  renderRows($("jobs-body"), page.results, jobAddress);
   syncWriteControls();
   if (focused) {
     // A poll re-rendered the rows: keep keyboard focus where it was.
@@ -202,9 +260,11 @@ async function refreshSummary() {
 
 // --- the job panel -------------------------------------------------------------------------
 
-function openPanel(jobId, { focus = true } = {}) {
+function openPanel(jobId, { focus = true, push = true } = {}) {
   state.jobId = jobId;
   job = new ConditionalResource(jobPath(jobId));
+  job.jobId = jobId;
+  panelGone = null;
   history = new ConditionalResource(`${jobPath(jobId)}statuses/?pagination=cursor&limit=${DEFAULT_LIMIT}`);
   olderHistoryPath = null;
   $("panel").hidden = false;
@@ -213,32 +273,48 @@ function openPanel(jobId, { focus = true } = {}) {
   $("history").replaceChildren();
   $("history-more").hidden = true;
   clearAlert($("panel-error"));
-  setPanelEnabled(true);
-  writeLocation();
+  syncPanelButtons();
+  writeLocation({ push });
   refreshPanel().then(() => {
     if (focus) $("panel-heading").focus();
   });
 }
 
-function closePanel() {
+function closePanel({ push = true } = {}) {
   const jobId = state.jobId;
   state.jobId = null;
   job = history = null;
   $("panel").hidden = true;
-  writeLocation();
+  writeLocation({ push });
   document.querySelector(`#jobs-body [data-job-id="${jobId}"][data-action="open"]`)?.focus();
 }
 
-function setPanelEnabled(enabled) {
-  for (const button of document.querySelectorAll("#append-buttons button, #delete-job")) {
-    button.disabled = !enabled;
+/** The panel's buttons: none once the job is gone; the current status's is disabled, as
+ * appending the status a job already has is almost always a slip (the API allows it). */
+function syncPanelButtons() {
+  const current = panelGone ? null : job?.data?.current_status_type;
+  const focused = document.activeElement;
+  markCurrentStatus($("append-buttons"), current);
+  for (const button of document.querySelectorAll("#append-buttons button")) {
+    button.disabled = Boolean(panelGone) || button.dataset.status === current;
   }
+  $("delete-job").disabled = Boolean(panelGone);
+  // The button just pressed is now the current status's, disabled: focus would drop to the
+  // page's start, and Escape would no longer reach the panel.
+  if (focused?.disabled && $("panel").contains(focused)) $("panel-heading").focus();
 }
 
-/** The panel's job was deleted meanwhile: say so, and offer nothing more to do with it. */
+/** The panel's job is not there (a 404): say why, and offer nothing more to do with it. A
+ * job this panel has shown was deleted meanwhile; one it never could show, say from an
+ * old or mistyped address, was not found (the API answers both with the same 404). */
 function showJobGone() {
-  showAlert($("panel-error"), "This job no longer exists: it was deleted.");
-  setPanelEnabled(false);
+  panelGone = job?.data ? "deleted" : "not-found";
+  const message =
+    panelGone === "deleted"
+      ? "This job no longer exists: it was deleted."
+      : `Job ${state.jobId} was not found: there is no job with this id.`;
+  showAlert($("panel-error"), message);
+  syncPanelButtons();
   $("history-more").hidden = true;
 }
 
@@ -246,6 +322,7 @@ function renderJob() {
   const data = job.data;
   $("panel-heading").textContent = data.name;
   renderFacts($("panel-facts"), data);
+  syncPanelButtons();
 }
 
 async function refreshPanel() {
@@ -323,6 +400,26 @@ async function appendStatus(statusType) {
   await Promise.all([refreshPanel(), refreshList(), refreshSummary()]);
 }
 
+/** A link to a job's panel: a plain click opens it in place, a Ctrl- or middle click in
+ * a new tab (the browser's own handling of the href). */
+function jobLink(jobId, text) {
+  const link = document.createElement("a");
+  link.href = jobAddress(jobId);
+  link.className = "open-job";
+  link.dataset.jobId = String(jobId);
+  link.dataset.action = "open";
+  link.textContent = text;
+  return link;
+}
+
+/** A plain click on a job link (no modifier key): open the panel without leaving the page. */
+function openFromLink(event) {
+  const link = event.target.closest('a[data-action="open"]');
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  openPanel(Number(link.dataset.jobId));
+}
+
 // --- delete --------------------------------------------------------------------------------
 
 function confirmDelete(jobId, name) {
@@ -360,7 +457,8 @@ async function deleteJob(jobId, name) {
     await request("DELETE", jobPath(jobId));
     writeAccepted();
     message.textContent = `Deleted “${name}”.`;
-    if (state.jobId === jobId) closePanel();
+    // No history entry that would open the deleted job again.
+    if (state.jobId === jobId) closePanel({ push: false });
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
     const target = state.jobId === jobId ? $("panel-error") : $("list-error");
@@ -405,7 +503,9 @@ async function createJob(event) {
     pendingCreate = null;
     writeAccepted();
     input.value = "";
-    message.textContent = `Created “${data.name}” (job ${data.id}).`;
+    // A link to the new job, which the current filter may well hide from the table.
+    const link = jobLink(data.id, `Show job ${data.id}`);
+    message.replaceChildren(`Created “${data.name}” (job ${data.id}). `, link);
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
     // A rejected body will be rejected again: the next attempt is a new request.
@@ -566,18 +666,17 @@ function wire() {
     });
   }
 
-  $("next-page").addEventListener("click", () => goToPage(pathOf(list.data.next), state.pageNumber + 1));
+  $("next-page").addEventListener("click", () => goToPage(list.data.next, state.pageNumber + 1));
   $("previous-page").addEventListener("click", () =>
-    goToPage(pathOf(list.data.previous), Math.max(1, state.pageNumber - 1)),
+    goToPage(list.data.previous, Math.max(1, state.pageNumber - 1)),
   );
   $("first-page").addEventListener("click", () => goToPage(null, 1));
 
-  $("jobs-body").addEventListener("click", (event) => {
-    const button = event.target.closest('[data-action="open"]');
-    if (button) openPanel(Number(button.dataset.jobId));
-  });
+  $("jobs-body").addEventListener("click", openFromLink);
+  $("create-message").addEventListener("click", openFromLink);
+  window.addEventListener("popstate", showLocation);
 
-  $("panel-close").addEventListener("click", closePanel);
+  $("panel-close").addEventListener("click", () => closePanel());
   $("panel").addEventListener("keydown", (event) => {
     if (event.key === "Escape") closePanel();
   });
@@ -600,9 +699,11 @@ function start() {
   renderStatusOptions($("status-options"));
   renderAppendButtons($("append-buttons"));
   syncControls();
-  list.moveTo(firstPagePath());
+  list.moveTo(listPath());
   wire();
-  if (state.jobId) openPanel(state.jobId, { focus: false });
+  // What the address asked for, minus what the page does not offer.
+  writeLocation({ push: false });
+  if (state.jobId) openPanel(state.jobId, { focus: false, push: false });
   poll();
 }
 

@@ -53,7 +53,8 @@ def stack_page(browser: Browser, standby_stack: System) -> Iterator[Page]:
 def _write_controls(page: Page) -> list[Locator]:
     return [
         page.get_by_role("button", name="Create job"),
-        *page.locator("#append-buttons button").all(),
+        # The current status's button is disabled anyway (test_navigation.py).
+        *page.locator("#append-buttons button:not([aria-current])").all(),
         page.locator("#delete-job"),
     ]
 
