@@ -9,6 +9,7 @@ import {
   problemMessage,
   renderAppendButtons,
   renderFacts,
+  markChanged,
   markCurrentStatus,
   renderHistory,
   renderRows,
@@ -24,6 +25,9 @@ const DEFAULT_ORDERING = "-created_at";
 const DEFAULT_LIMIT = 20;
 const DEFAULT_POLL_MS = 5000;
 const SEARCH_DEBOUNCE_MS = 300;
+// How long a row whose status a poll found changed stays highlighted.
+const CHANGE_HIGHLIGHT_MS = 3000;
+const TITLE = document.title;
 
 const $ = (id) => document.getElementById(id);
 
@@ -55,6 +59,14 @@ let olderHistoryPath = null;
 let panelGone = null; // "deleted" or "not-found" once the panel's job answered 404
 let pendingCreate = null; // {name, key}: a failed POST is retried with the same key
 let pollMs = DEFAULT_POLL_MS;
+// What the rows said at the last render of this view, to see which changed: the view
+// (its address without the open job) and each job's status event.
+let seenView = null;
+let seenStatuses = new Map(); // job id -> "<status>@<status time>"
+const highlightedUntil = new Map(); // job id -> time the highlight ends
+// New failures while the tab is hidden: the FAILED count's rises seen by the polls.
+let failedSeen = null;
+let failuresWhileHidden = 0;
 let pollTimer = null;
 
 // What the last poll learnt about the API, shown by showConnection(): whether every read
@@ -200,6 +212,49 @@ function goToPage(link, pageNumber) {
   refreshList({ focusTable: true });
 }
 
+/** Rows of the same view whose status event differs from the last render's are highlighted
+ * for a moment (a new row, or another view, is no change). */
+function noteChangedRows(jobs) {
+  const view = viewAddress({ job: null });
+  const statuses = new Map(jobs.map((item) => [item.id, `${item.current_status_type}@${item.current_status_timestamp}`]));
+  if (view === seenView) {
+    const until = Date.now() + CHANGE_HIGHLIGHT_MS;
+    for (const [jobId, status] of statuses) {
+      if (seenStatuses.has(jobId) && seenStatuses.get(jobId) !== status) {
+        highlightedUntil.set(jobId, until);
+        setTimeout(showHighlights, CHANGE_HIGHLIGHT_MS);
+      }
+    }
+  }
+  seenView = view;
+  seenStatuses = statuses;
+}
+
+/** The `changed` class and word on the rows highlighted now; off the ones whose time is up. */
+function showHighlights() {
+  const now = Date.now();
+  for (const [jobId, until] of highlightedUntil) {
+    if (until <= now) highlightedUntil.delete(jobId);
+  }
+  for (const row of document.querySelectorAll("#jobs-body tr")) {
+    markChanged(row, highlightedUntil.has(Number(row.dataset.jobId)));
+  }
+}
+
+/** The tab's title while it is hidden: "(3) Jobs" for three new failures. */
+function showTitle() {
+  document.title = failuresWhileHidden ? `(${failuresWhileHidden}) ${TITLE}` : TITLE;
+}
+
+/** A summary arrived: a rise of the FAILED count while hidden is that many new failures. */
+function noteFailures(failed) {
+  if (document.hidden && failedSeen !== null && failed > failedSeen) {
+    failuresWhileHidden += failed - failedSeen;
+    showTitle();
+  }
+  failedSeen = failed;
+}
+
 function offsetOf(path) {
   return Number(new URLSearchParams(path.split("?")[1] || "").get("offset") || 0);
 }
@@ -210,7 +265,9 @@ function renderList() {
   const focused = active?.dataset?.jobId
     ? { jobId: active.dataset.jobId, action: active.dataset.action }
     : null;
+  noteChangedRows(page.results);
   renderRows($("jobs-body"), page.results, jobAddress);
+  showHighlights();
   syncWriteControls();
   if (focused) {
     // A poll re-rendered the rows: keep keyboard focus where it was.
@@ -250,7 +307,10 @@ async function refreshList({ focusTable = false } = {}) {
 
 async function refreshSummary() {
   try {
-    if (await summary.refresh()) renderTiles($("tiles"), summary.data, state.statuses);
+    if (await summary.refresh()) {
+      renderTiles($("tiles"), summary.data, state.statuses);
+      noteFailures(summary.data.by_status.FAILED ?? 0);
+    }
     return true;
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
@@ -591,7 +651,10 @@ function writeAccepted() {
 
 async function poll() {
   clearTimeout(pollTimer);
-  if (!document.hidden) {
+  if (document.hidden) {
+    // Hidden, only the summary (mostly a 304): its FAILED count is what the title reports.
+    await refreshSummary();
+  } else {
     const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel()]);
     // "3 min ago" moves on even when nothing changed and nothing was re-rendered.
     updateTimes(document.body);
@@ -690,7 +753,10 @@ function wire() {
   });
 
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) poll();
+    if (document.hidden) return;
+    failuresWhileHidden = 0;
+    showTitle();
+    poll();
   });
 }
 

@@ -206,6 +206,18 @@ export function renderRows(tbody, jobs, addressOf, now = Date.now()) {
   );
 }
 
+/** Marks a row whose status just changed: a class for the look, and a word, so the
+ * highlight is not colour alone. */
+export function markChanged(row, changed) {
+  row.classList.toggle("changed", changed);
+  const mark = row.querySelector(".changed-mark");
+  if (changed && !mark) {
+    row.querySelector('td[data-label="Status"]').append(element("span", { className: "changed-mark", text: "changed" }));
+  } else if (!changed) {
+    mark?.remove();
+  }
+}
+
 /** The facts of the job panel. */
 export function renderFacts(dl, job, now = Date.now()) {
   const fact = (term, ...values) => [element("dt", { text: term }), element("dd", {}, values)];
