@@ -5,6 +5,7 @@ import { CURSOR_ORDERINGS, MAX_OFFSET, STATUSES } from "./contract.js";
 import {
   clearAlert,
   clearFieldError,
+  formatExact,
   formatNumber,
   problemMessage,
   renderAppendButtons,
@@ -31,6 +32,12 @@ const TITLE = document.title;
 
 const $ = (id) => document.getElementById(id);
 
+// The time window's presets: a length back from now, made a bound anew on every read, so
+// the window slides. A custom range is two fixed instants, entered and shown in UTC.
+const WINDOW_PRESETS = { "15m": 15 * 60_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000 };
+const WINDOW_FIELDS = { status: "status_changed", created: "created" }; // window_on -> the API's prefix
+const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
 // What the address bar may ask for: the columns index.html lets the table sort by, and the
 // page sizes it offers.
 const ORDERINGS = new Set([...document.querySelectorAll("th[data-ordering]")].map((th) => th.dataset.ordering));
@@ -46,6 +53,10 @@ const state = {
   pagePosition: null, // {name: "cursor" | "offset", value}
   pageNumber: 1,
   jobId: null, // the job in the panel
+  window: "", // a WINDOW_PRESETS name, "custom" (from/to below) or "" for any time
+  windowOn: "status", // "status" (the current status's time) or "created"
+  from: "", // a custom range's bounds: "2026-11-30T19:00:00Z", or "" for open
+  to: "",
 };
 
 // A job's resource (GET, PATCH, DELETE); its history is below it.
@@ -98,6 +109,13 @@ function firstPagePath() {
   const params = new URLSearchParams({ limit: String(state.limit), ordering: state.ordering });
   if (state.statuses.length) params.set("status", state.statuses.join(","));
   if (state.search) params.set("search", state.search);
+  const field = WINDOW_FIELDS[state.windowOn];
+  if (state.window in WINDOW_PRESETS) {
+    params.set(`${field}_after`, new Date(Date.now() - WINDOW_PRESETS[state.window]).toISOString());
+  } else if (state.window === "custom") {
+    if (state.from) params.set(`${field}_after`, state.from);
+    if (state.to) params.set(`${field}_before`, state.to);
+  }
   // Keyset (cursor) pages where the API has them: orderings whose keys never change.
   if (CURSOR_ORDERINGS.includes(state.ordering)) params.set("pagination", "cursor");
   return `/api/jobs/?${params}`;
@@ -122,8 +140,22 @@ function readLocation() {
   state.pageNumber = state.pagePosition && Number.isInteger(pageNumber) && pageNumber > 1 ? pageNumber : 1;
   const jobId = Number(params.get("job"));
   state.jobId = Number.isInteger(jobId) && jobId > 0 ? jobId : null;
+  readWindow(params);
   const poll = Number(params.get("poll"));
   if (Number.isFinite(poll) && poll >= 250) pollMs = poll;
+}
+
+/** The window from the address: a preset's name, or a custom range of UTC instants (an
+ * empty or backwards range is ignored: the form says what is wrong with one typed in). */
+function readWindow(params) {
+  const preset = params.get("window") || "";
+  const from = UTC_INSTANT.test(params.get("from") || "") ? params.get("from") : "";
+  const to = UTC_INSTANT.test(params.get("to") || "") ? params.get("to") : "";
+  state.windowOn = params.get("window_on") in WINDOW_FIELDS ? params.get("window_on") : "status";
+  state.from = state.to = "";
+  if (preset in WINDOW_PRESETS) state.window = preset;
+  else if ((from || to) && !(from && to && to <= from)) Object.assign(state, { window: "custom", from, to });
+  else state.window = "";
 }
 
 /** The address of the current view with `changes` applied (a value of null removes). */
@@ -139,6 +171,10 @@ function viewAddress(changes = {}) {
   if (state.pagePosition) params.set(state.pagePosition.name, state.pagePosition.value);
   set("page", state.pagePosition ? String(state.pageNumber) : "", "1");
   set("job", state.jobId ? String(state.jobId) : "", "");
+  set("window", state.window in WINDOW_PRESETS ? state.window : "", "");
+  set("window_on", state.window ? state.windowOn : "", "");
+  set("from", state.window === "custom" ? state.from : "", "");
+  set("to", state.window === "custom" ? state.to : "", "");
   for (const [name, value] of Object.entries(changes)) set(name, value, "");
   const query = params.toString();
   return query ? `?${query}` : window.location.pathname;
@@ -186,10 +222,45 @@ function syncControls() {
       sorted ? (state.ordering.startsWith("-") ? "descending" : "ascending") : "none",
     );
   }
+  $("window").value = state.window;
+  $("window-on").value = state.windowOn;
+  $("custom-range").hidden = state.window !== "custom";
+  $("window-from").value = state.from.slice(0, 19);
+  $("window-to").value = state.to.slice(0, 19);
+  clearFieldError($("window-to"), $("window-error"));
   const filters = [];
   if (state.statuses.length) filters.push(state.statuses.map(statusLabel).join(" or "));
   if (state.search) filters.push(`matching “${state.search}”`);
+  if (state.window) filters.push(windowWords());
   $("jobs-heading").textContent = filters.length ? `Jobs: ${filters.join(", ")}` : "All jobs";
+}
+
+/** The window in the jobs heading: "status changed in the last 1 h". */
+function windowWords() {
+  const what = state.windowOn === "created" ? "created" : "status changed";
+  if (state.window !== "custom") return `${what} in the ${$("window").selectedOptions[0].text.toLowerCase()}`;
+  const bounds = [state.from && `from ${formatExact(state.from)}`, state.to && `before ${formatExact(state.to)}`];
+  return `${what} ${bounds.filter(Boolean).join(" ")}`;
+}
+
+/** A datetime-local value ("2026-11-30T19:00", seconds optional), read as UTC. */
+function utcInstant(value) {
+  return value ? `${value.length === 16 ? `${value}:00` : value.slice(0, 19)}Z` : "";
+}
+
+/** "Apply range": a custom range from the two inputs; a backwards or empty one is a form
+ * error and is not sent. */
+function applyCustomRange() {
+  const from = utcInstant($("window-from").value);
+  const to = utcInstant($("window-to").value);
+  const error = !from && !to ? "Give a start, an end or both." : from && to && to <= from ? "The end must be after the start." : "";
+  if (error) {
+    showFieldError($("window-to"), $("window-error"), [error]);
+    $("window-to").focus();
+    return;
+  }
+  Object.assign(state, { window: "custom", from, to });
+  filtersChanged();
 }
 
 /** Filters, search, sort or page size changed: back to the first page. */
@@ -290,6 +361,9 @@ function renderList() {
 }
 
 async function refreshList({ focusTable = false } = {}) {
+  // A preset window slides: its bound is now minus its length at every read (a new
+  // address, so such a list is read in full rather than revalidated).
+  list.moveTo(listPath());
   try {
     const changed = await list.refresh();
     clearAlert($("list-error"));
@@ -694,15 +768,49 @@ function wire() {
     filtersChanged();
   };
   $("search").addEventListener("input", debounce(applySearch, SEARCH_DEBOUNCE_MS));
-  $("filters").addEventListener("submit", (event) => {
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+  // Enter applies what was typed: with the range's inputs the form has several text-like
+  // fields, and then the browser no longer submits it on Enter.
+  $("filters").addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.target.tagName !== "INPUT" || event.target.type === "checkbox") return;
     event.preventDefault();
-    applySearch();
+    if ($("custom-range").contains(event.target)) applyCustomRange();
+    else applySearch();
   });
   $("status-options").addEventListener("change", () => {
     state.statuses = [...document.querySelectorAll('#status-options input[name="status"]:checked')].map(
       (box) => box.value,
     );
     filtersChanged();
+  });
+  $("window").addEventListener("change", () => {
+    const chosen = $("window").value;
+    if (chosen === "custom") {
+      // Nothing changes until a range is applied.
+      $("custom-range").hidden = false;
+      $("window-from").focus();
+      return;
+    }
+    Object.assign(state, { window: chosen, from: "", to: "" });
+    filtersChanged();
+  });
+  $("window-on").addEventListener("change", () => {
+    state.windowOn = $("window-on").value;
+    if (state.window) filtersChanged();
+  });
+  $("window-apply").addEventListener("click", applyCustomRange);
+  $("recent-failures").addEventListener("click", () => {
+    Object.assign(state, {
+      statuses: ["FAILED"],
+      search: "",
+      window: "24h",
+      windowOn: "status",
+      from: "",
+      to: "",
+      ordering: "-current_status_timestamp",
+    });
+    filtersChanged();
+    $("jobs-heading").focus();
   });
   $("page-size").addEventListener("change", () => {
     state.limit = Number($("page-size").value);

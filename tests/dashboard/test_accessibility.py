@@ -37,6 +37,20 @@ def test_axe_finds_no_violation_with_the_panel_and_a_field_error_shown(
     assert _axe_violations(page) == []
 
 
+@pytest.mark.parametrize("viewport", [None, NARROW], ids=["wide", "narrow"])
+def test_axe_finds_no_violation_with_the_time_window_and_a_range_error(page, viewport):
+    if viewport:
+        page.set_viewport_size(viewport)
+    open_dashboard(page, window="24h", window_on="created")
+    page.get_by_label("Time window").select_option("custom")
+    page.get_by_label("From (UTC)").fill("2026-01-10T09:00")
+    page.get_by_label("To (UTC)").fill("2026-01-10T08:00")
+    page.get_by_role("button", name="Apply range").click()
+    expect(page.locator("#window-error")).to_be_visible()
+
+    assert _axe_violations(page) == []
+
+
 def test_axe_finds_no_violation_in_the_delete_dialog(page, api, unique_name):
     (job,) = create_jobs(api, [unique_name("axe-dialog")])
     open_dashboard(page, search=job["name"], job=job["id"])
