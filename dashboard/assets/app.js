@@ -7,11 +7,11 @@ import {
   clearFieldError,
   formatExact,
   formatNumber,
+  markChanged,
+  markCurrentStatus,
   problemMessage,
   renderAppendButtons,
   renderFacts,
-  markChanged,
-  markCurrentStatus,
   renderHistory,
   renderRows,
   renderStatusOptions,
@@ -189,21 +189,23 @@ function writeLocation({ push = true } = {}) {
   if (address === (window.location.search || window.location.pathname)) return;
   if (push) window.history.pushState(null, "", address);
   else window.history.replaceState(null, "", address);
-  for (const link of document.querySelectorAll("#jobs-body a.open-job")) {
+  // Job links (rows, "Created …") open the job over the view now shown.
+  for (const link of document.querySelectorAll("a.open-job")) {
     link.href = jobAddress(link.dataset.jobId);
   }
 }
 
 /** Back or Forward: show the view the address bar now holds. */
 function showLocation() {
+  const shownJobId = job ? state.jobId : null;
   readLocation();
   clearFieldError($("search"), $("search-error"));
   list.moveTo(listPath());
   syncControls();
   refreshList();
   if (summary.data) renderTiles($("tiles"), summary.data, state.statuses);
-  if (state.jobId && state.jobId !== job?.jobId) openPanel(state.jobId, { focus: false, push: false });
-  else if (!state.jobId && job) closePanel({ push: false });
+  if (state.jobId && state.jobId !== shownJobId) openPanel(state.jobId, { focus: false, push: false });
+  else if (!state.jobId && shownJobId) closePanel({ push: false });
 }
 
 // --- the list ------------------------------------------------------------------------------
@@ -397,7 +399,6 @@ async function refreshSummary() {
 function openPanel(jobId, { focus = true, push = true } = {}) {
   state.jobId = jobId;
   job = new ConditionalResource(jobPath(jobId));
-  job.jobId = jobId;
   panelGone = null;
   history = new ConditionalResource(`${jobPath(jobId)}statuses/?pagination=cursor&limit=${DEFAULT_LIMIT}`);
   olderHistoryPath = null;
