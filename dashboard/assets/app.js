@@ -5,7 +5,10 @@ import { CURSOR_ORDERINGS, MAX_OFFSET, STATUSES } from "./contract.js";
 import {
   clearAlert,
   clearFieldError,
+  formatExact,
   formatNumber,
+  markChanged,
+  markCurrentStatus,
   problemMessage,
   renderAppendButtons,
   renderFacts,
@@ -23,8 +26,17 @@ const DEFAULT_ORDERING = "-created_at";
 const DEFAULT_LIMIT = 20;
 const DEFAULT_POLL_MS = 5000;
 const SEARCH_DEBOUNCE_MS = 300;
+// How long a row whose status a poll found changed stays highlighted.
+const CHANGE_HIGHLIGHT_MS = 3000;
+const TITLE = document.title;
 
 const $ = (id) => document.getElementById(id);
+
+// The time window's presets: a length back from now, made a bound anew on every read, so
+// the window slides. A custom range is two fixed instants, entered and shown in UTC.
+const WINDOW_PRESETS = { "15m": 15 * 60_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000 };
+const WINDOW_FIELDS = { status: "status_changed", created: "created" }; // window_on -> the API's prefix
+const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 // What the address bar may ask for: the columns index.html lets the table sort by, and the
 // page sizes it offers.
@@ -36,9 +48,15 @@ const state = {
   search: "",
   ordering: DEFAULT_ORDERING,
   limit: DEFAULT_LIMIT,
-  pagePath: null, // a next/previous link being shown; null is the first page
+  // The page shown: the cursor or offset of a next/previous link the API gave; null is
+  // the first page.
+  pagePosition: null, // {name: "cursor" | "offset", value}
   pageNumber: 1,
   jobId: null, // the job in the panel
+  window: "", // a WINDOW_PRESETS name, "custom" (from/to below) or "" for any time
+  windowOn: "status", // "status" (the current status's time) or "created"
+  from: "", // a custom range's bounds: "2026-11-30T19:00:00Z", or "" for open
+  to: "",
 };
 
 // A job's resource (GET, PATCH, DELETE); its history is below it.
@@ -49,8 +67,17 @@ const list = new ConditionalResource(firstPagePath());
 let job = null; // ConditionalResource of the panel's job
 let history = null; // ConditionalResource of the first page of its history
 let olderHistoryPath = null;
+let panelGone = null; // "deleted" or "not-found" once the panel's job answered 404
 let pendingCreate = null; // {name, key}: a failed POST is retried with the same key
 let pollMs = DEFAULT_POLL_MS;
+// What the rows said at the last render of this view, to see which changed: the view
+// (its address without the open job) and each job's status event.
+let seenView = null;
+let seenStatuses = new Map(); // job id -> "<status>@<status time>"
+const highlightedUntil = new Map(); // job id -> time the highlight ends
+// New failures while the tab is hidden: the FAILED count's rises seen by the polls.
+let failedSeen = null;
+let failuresWhileHidden = 0;
 let pollTimer = null;
 
 // What the last poll learnt about the API, shown by showConnection(): whether every read
@@ -62,10 +89,33 @@ const WRITE_REFUSAL_HOLD_MS = 30_000;
 const connection = { readsOk: true, readOnlyByHeader: false, writeRefusedAt: null };
 let readOnlyShown = false;
 
+/** The list page shown: the first page's query with the page's position, if any. */
+function listPath() {
+  const path = firstPagePath();
+  const position = state.pagePosition;
+  return position ? `${path}&${new URLSearchParams({ [position.name]: position.value })}` : path;
+}
+
+/** Where an API next/previous link points: its cursor or offset (none: the first page). */
+function positionOf(link) {
+  const params = new URLSearchParams(link.split("?")[1] || "");
+  for (const name of ["cursor", "offset"]) {
+    if (params.get(name)) return { name, value: params.get(name) };
+  }
+  return null;
+}
+
 function firstPagePath() {
   const params = new URLSearchParams({ limit: String(state.limit), ordering: state.ordering });
   if (state.statuses.length) params.set("status", state.statuses.join(","));
   if (state.search) params.set("search", state.search);
+  const field = WINDOW_FIELDS[state.windowOn];
+  if (state.window in WINDOW_PRESETS) {
+    params.set(`${field}_after`, new Date(Date.now() - WINDOW_PRESETS[state.window]).toISOString());
+  } else if (state.window === "custom") {
+    if (state.from) params.set(`${field}_after`, state.from);
+    if (state.to) params.set(`${field}_before`, state.to);
+  }
   // Keyset (cursor) pages where the API has them: orderings whose keys never change.
   if (CURSOR_ORDERINGS.includes(state.ordering)) params.set("pagination", "cursor");
   return `/api/jobs/?${params}`;
@@ -73,22 +123,43 @@ function firstPagePath() {
 
 // --- state <-> address bar -------------------------------------------------------------
 
+// Every view change (filters, sort, page, the open job) is an entry of the browser's
+// history, so Back and Forward walk them; the address bar holds the whole view, so a
+// reload or a shared link shows it again.
 function readLocation() {
   const params = new URLSearchParams(window.location.search);
   const statuses = (params.get("status") || "").split(",").filter((s) => STATUSES.includes(s));
   state.statuses = [...new Set(statuses)];
   state.search = params.get("search") || "";
   const ordering = params.get("ordering") || DEFAULT_ORDERING;
-  if (ORDERINGS.has(ordering.replace(/^-/, ""))) state.ordering = ordering;
+  state.ordering = ORDERINGS.has(ordering.replace(/^-/, "")) ? ordering : DEFAULT_ORDERING;
   const limit = Number(params.get("limit"));
-  if (PAGE_SIZES.has(limit)) state.limit = limit;
+  state.limit = PAGE_SIZES.has(limit) ? limit : DEFAULT_LIMIT;
+  state.pagePosition = positionOf(`?${params}`);
+  const pageNumber = Number(params.get("page"));
+  state.pageNumber = state.pagePosition && Number.isInteger(pageNumber) && pageNumber > 1 ? pageNumber : 1;
   const jobId = Number(params.get("job"));
   state.jobId = Number.isInteger(jobId) && jobId > 0 ? jobId : null;
+  readWindow(params);
   const poll = Number(params.get("poll"));
   if (Number.isFinite(poll) && poll >= 250) pollMs = poll;
 }
 
-function writeLocation() {
+/** The window from the address: a preset's name, or a custom range of UTC instants (an
+ * empty or backwards range is ignored: the form says what is wrong with one typed in). */
+function readWindow(params) {
+  const preset = params.get("window") || "";
+  const from = UTC_INSTANT.test(params.get("from") || "") ? params.get("from") : "";
+  const to = UTC_INSTANT.test(params.get("to") || "") ? params.get("to") : "";
+  state.windowOn = params.get("window_on") in WINDOW_FIELDS ? params.get("window_on") : "status";
+  state.from = state.to = "";
+  if (preset in WINDOW_PRESETS) state.window = preset;
+  else if ((from || to) && !(from && to && to <= from)) Object.assign(state, { window: "custom", from, to });
+  else state.window = "";
+}
+
+/** The address of the current view with `changes` applied (a value of null removes). */
+function viewAddress(changes = {}) {
   const params = new URLSearchParams(window.location.search);
   const set = (name, value, fallback) =>
     value && value !== fallback ? params.set(name, value) : params.delete(name);
@@ -96,9 +167,45 @@ function writeLocation() {
   set("search", state.search, "");
   set("ordering", state.ordering, DEFAULT_ORDERING);
   set("limit", String(state.limit), String(DEFAULT_LIMIT));
+  for (const name of ["cursor", "offset"]) params.delete(name);
+  if (state.pagePosition) params.set(state.pagePosition.name, state.pagePosition.value);
+  set("page", state.pagePosition ? String(state.pageNumber) : "", "1");
   set("job", state.jobId ? String(state.jobId) : "", "");
+  set("window", state.window in WINDOW_PRESETS ? state.window : "", "");
+  set("window_on", state.window ? state.windowOn : "", "");
+  set("from", state.window === "custom" ? state.from : "", "");
+  set("to", state.window === "custom" ? state.to : "", "");
+  for (const [name, value] of Object.entries(changes)) set(name, value, "");
   const query = params.toString();
-  window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
+  return query ? `?${query}` : window.location.pathname;
+}
+
+/** The address that opens a job's panel over the current view. */
+const jobAddress = (jobId) => viewAddress({ job: String(jobId) });
+
+/** The view changed: a new history entry (`push`), or the current one corrected. */
+function writeLocation({ push = true } = {}) {
+  const address = viewAddress();
+  if (address === (window.location.search || window.location.pathname)) return;
+  if (push) window.history.pushState(null, "", address);
+  else window.history.replaceState(null, "", address);
+  // Job links (rows, "Created …") open the job over the view now shown.
+  for (const link of document.querySelectorAll("a.open-job")) {
+    link.href = jobAddress(link.dataset.jobId);
+  }
+}
+
+/** Back or Forward: show the view the address bar now holds. */
+function showLocation() {
+  const shownJobId = job ? state.jobId : null;
+  readLocation();
+  clearFieldError($("search"), $("search-error"));
+  list.moveTo(listPath());
+  syncControls();
+  refreshList();
+  if (summary.data) renderTiles($("tiles"), summary.data, state.statuses);
+  if (state.jobId && state.jobId !== shownJobId) openPanel(state.jobId, { focus: false, push: false });
+  else if (!state.jobId && shownJobId) closePanel({ push: false });
 }
 
 // --- the list ------------------------------------------------------------------------------
@@ -117,29 +224,108 @@ function syncControls() {
       sorted ? (state.ordering.startsWith("-") ? "descending" : "ascending") : "none",
     );
   }
+  $("window").value = state.window;
+  $("window-on").value = state.windowOn;
+  $("custom-range").hidden = state.window !== "custom";
+  $("window-from").value = state.from.slice(0, 19);
+  $("window-to").value = state.to.slice(0, 19);
+  clearFieldError($("window-to"), $("window-error"));
   const filters = [];
   if (state.statuses.length) filters.push(state.statuses.map(statusLabel).join(" or "));
   if (state.search) filters.push(`matching “${state.search}”`);
+  if (state.window) filters.push(windowWords());
   $("jobs-heading").textContent = filters.length ? `Jobs: ${filters.join(", ")}` : "All jobs";
+}
+
+/** The window in the jobs heading: "status changed in the last 1 h". */
+function windowWords() {
+  const what = state.windowOn === "created" ? "created" : "status changed";
+  if (state.window !== "custom") return `${what} in the ${$("window").selectedOptions[0].text.toLowerCase()}`;
+  const bounds = [state.from && `from ${formatExact(state.from)}`, state.to && `before ${formatExact(state.to)}`];
+  return `${what} ${bounds.filter(Boolean).join(" ")}`;
+}
+
+/** A datetime-local value ("2026-11-30T19:00", seconds optional), read as UTC. */
+function utcInstant(value) {
+  return value ? `${value.length === 16 ? `${value}:00` : value.slice(0, 19)}Z` : "";
+}
+
+/** "Apply range": a custom range from the two inputs; a backwards or empty one is a form
+ * error and is not sent. */
+function applyCustomRange() {
+  const from = utcInstant($("window-from").value);
+  const to = utcInstant($("window-to").value);
+  const error = !from && !to ? "Give a start, an end or both." : from && to && to <= from ? "The end must be after the start." : "";
+  if (error) {
+    showFieldError($("window-to"), $("window-error"), [error]);
+    $("window-to").focus();
+    return;
+  }
+  Object.assign(state, { window: "custom", from, to });
+  filtersChanged();
 }
 
 /** Filters, search, sort or page size changed: back to the first page. */
 function filtersChanged() {
-  state.pagePath = null;
+  state.pagePosition = null;
   state.pageNumber = 1;
   clearFieldError($("search"), $("search-error"));
-  list.moveTo(firstPagePath());
+  list.moveTo(listPath());
   syncControls();
   writeLocation();
   refreshList();
   if (summary.data) renderTiles($("tiles"), summary.data, state.statuses);
 }
 
-function goToPage(path, pageNumber) {
-  state.pagePath = path;
-  state.pageNumber = pageNumber;
-  list.moveTo(path || firstPagePath());
+function goToPage(link, pageNumber) {
+  state.pagePosition = link ? positionOf(link) : null;
+  state.pageNumber = state.pagePosition ? pageNumber : 1;
+  list.moveTo(listPath());
+  writeLocation();
   refreshList({ focusTable: true });
+}
+
+/** Rows of the same view whose status event differs from the last render's are highlighted
+ * for a moment (a new row, or another view, is no change). */
+function noteChangedRows(jobs) {
+  const view = viewAddress({ job: null });
+  const statuses = new Map(jobs.map((item) => [item.id, `${item.current_status_type}@${item.current_status_timestamp}`]));
+  if (view === seenView) {
+    const until = Date.now() + CHANGE_HIGHLIGHT_MS;
+    for (const [jobId, status] of statuses) {
+      if (seenStatuses.has(jobId) && seenStatuses.get(jobId) !== status) {
+        highlightedUntil.set(jobId, until);
+        setTimeout(showHighlights, CHANGE_HIGHLIGHT_MS);
+      }
+    }
+  }
+  seenView = view;
+  seenStatuses = statuses;
+}
+
+/** The `changed` class and word on the rows highlighted now; off the ones whose time is up. */
+function showHighlights() {
+  const now = Date.now();
+  for (const [jobId, until] of highlightedUntil) {
+    if (until <= now) highlightedUntil.delete(jobId);
+  }
+  for (const row of document.querySelectorAll("#jobs-body tr")) {
+    markChanged(row, highlightedUntil.has(Number(row.dataset.jobId)));
+  }
+}
+
+/** The tab's title while it is hidden: "(3) Jobs" for three new failures. */
+function showTitle() {
+  document.title = failuresWhileHidden ? `(${failuresWhileHidden}) ${TITLE}` : TITLE;
+}
+
+/** A summary arrived: a rise of the FAILED count while hidden is that many new failures. */
+function noteFailures(failed) {
+  if (document.hidden && failedSeen !== null && failed > failedSeen) {
+    failuresWhileHidden += failed - failedSeen;
+    showTitle();
+  }
+  failedSeen = failed;
 }
 
 function offsetOf(path) {
@@ -152,7 +338,9 @@ function renderList() {
   const focused = active?.dataset?.jobId
     ? { jobId: active.dataset.jobId, action: active.dataset.action }
     : null;
-  renderRows($("jobs-body"), page.results);
+  noteChangedRows(page.results);
+  renderRows($("jobs-body"), page.results, jobAddress);
+  showHighlights();
   syncWriteControls();
   if (focused) {
     // A poll re-rendered the rows: keep keyboard focus where it was.
@@ -175,6 +363,9 @@ function renderList() {
 }
 
 async function refreshList({ focusTable = false } = {}) {
+  // A preset window slides: its bound is now minus its length at every read (a new
+  // address, so such a list is read in full rather than revalidated).
+  list.moveTo(listPath());
   try {
     const changed = await list.refresh();
     clearAlert($("list-error"));
@@ -192,7 +383,10 @@ async function refreshList({ focusTable = false } = {}) {
 
 async function refreshSummary() {
   try {
-    if (await summary.refresh()) renderTiles($("tiles"), summary.data, state.statuses);
+    if (await summary.refresh()) {
+      renderTiles($("tiles"), summary.data, state.statuses);
+      noteFailures(summary.data.by_status.FAILED ?? 0);
+    }
     return true;
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
@@ -202,9 +396,10 @@ async function refreshSummary() {
 
 // --- the job panel -------------------------------------------------------------------------
 
-function openPanel(jobId, { focus = true } = {}) {
+function openPanel(jobId, { focus = true, push = true } = {}) {
   state.jobId = jobId;
   job = new ConditionalResource(jobPath(jobId));
+  panelGone = null;
   history = new ConditionalResource(`${jobPath(jobId)}statuses/?pagination=cursor&limit=${DEFAULT_LIMIT}`);
   olderHistoryPath = null;
   $("panel").hidden = false;
@@ -213,32 +408,48 @@ function openPanel(jobId, { focus = true } = {}) {
   $("history").replaceChildren();
   $("history-more").hidden = true;
   clearAlert($("panel-error"));
-  setPanelEnabled(true);
-  writeLocation();
+  syncPanelButtons();
+  writeLocation({ push });
   refreshPanel().then(() => {
     if (focus) $("panel-heading").focus();
   });
 }
 
-function closePanel() {
+function closePanel({ push = true } = {}) {
   const jobId = state.jobId;
   state.jobId = null;
   job = history = null;
   $("panel").hidden = true;
-  writeLocation();
+  writeLocation({ push });
   document.querySelector(`#jobs-body [data-job-id="${jobId}"][data-action="open"]`)?.focus();
 }
 
-function setPanelEnabled(enabled) {
-  for (const button of document.querySelectorAll("#append-buttons button, #delete-job")) {
-    button.disabled = !enabled;
+/** The panel's buttons: none once the job is gone; the current status's is disabled, as
+ * appending the status a job already has is almost always a slip (the API allows it). */
+function syncPanelButtons() {
+  const current = panelGone ? null : job?.data?.current_status_type;
+  const focused = document.activeElement;
+  markCurrentStatus($("append-buttons"), current);
+  for (const button of document.querySelectorAll("#append-buttons button")) {
+    button.disabled = Boolean(panelGone) || button.dataset.status === current;
   }
+  $("delete-job").disabled = Boolean(panelGone);
+  // The button just pressed is now the current status's, disabled: focus would drop to the
+  // page's start, and Escape would no longer reach the panel.
+  if (focused?.disabled && $("panel").contains(focused)) $("panel-heading").focus();
 }
 
-/** The panel's job was deleted meanwhile: say so, and offer nothing more to do with it. */
+/** The panel's job is not there (a 404): say why, and offer nothing more to do with it. A
+ * job this panel has shown was deleted meanwhile; one it never could show, say from an
+ * old or mistyped address, was not found (the API answers both with the same 404). */
 function showJobGone() {
-  showAlert($("panel-error"), "This job no longer exists: it was deleted.");
-  setPanelEnabled(false);
+  panelGone = job?.data ? "deleted" : "not-found";
+  const message =
+    panelGone === "deleted"
+      ? "This job no longer exists: it was deleted."
+      : `Job ${state.jobId} was not found: there is no job with this id.`;
+  showAlert($("panel-error"), message);
+  syncPanelButtons();
   $("history-more").hidden = true;
 }
 
@@ -246,6 +457,7 @@ function renderJob() {
   const data = job.data;
   $("panel-heading").textContent = data.name;
   renderFacts($("panel-facts"), data);
+  syncPanelButtons();
 }
 
 async function refreshPanel() {
@@ -323,6 +535,26 @@ async function appendStatus(statusType) {
   await Promise.all([refreshPanel(), refreshList(), refreshSummary()]);
 }
 
+/** A link to a job's panel: a plain click opens it in place, a Ctrl- or middle click in
+ * a new tab (the browser's own handling of the href). */
+function jobLink(jobId, text) {
+  const link = document.createElement("a");
+  link.href = jobAddress(jobId);
+  link.className = "open-job";
+  link.dataset.jobId = String(jobId);
+  link.dataset.action = "open";
+  link.textContent = text;
+  return link;
+}
+
+/** A plain click on a job link (no modifier key): open the panel without leaving the page. */
+function openFromLink(event) {
+  const link = event.target.closest('a[data-action="open"]');
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  openPanel(Number(link.dataset.jobId));
+}
+
 // --- delete --------------------------------------------------------------------------------
 
 function confirmDelete(jobId, name) {
@@ -360,7 +592,8 @@ async function deleteJob(jobId, name) {
     await request("DELETE", jobPath(jobId));
     writeAccepted();
     message.textContent = `Deleted “${name}”.`;
-    if (state.jobId === jobId) closePanel();
+    // No history entry that would open the deleted job again.
+    if (state.jobId === jobId) closePanel({ push: false });
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
     const target = state.jobId === jobId ? $("panel-error") : $("list-error");
@@ -372,6 +605,13 @@ async function deleteJob(jobId, name) {
 }
 
 // --- create --------------------------------------------------------------------------------
+
+/** The form folds away until asked for, so the table starts near the top of the screen. */
+function setCreateExpanded(expanded) {
+  $("create").hidden = !expanded;
+  $("new-job").setAttribute("aria-expanded", String(expanded));
+  (expanded ? $("create-name") : $("new-job")).focus();
+}
 
 async function createJob(event) {
   event.preventDefault();
@@ -398,7 +638,9 @@ async function createJob(event) {
     pendingCreate = null;
     writeAccepted();
     input.value = "";
-    message.textContent = `Created “${data.name}” (job ${data.id}).`;
+    // A link to the new job, which the current filter may well hide from the table.
+    const link = jobLink(data.id, `Show job ${data.id}`);
+    message.replaceChildren(`Created “${data.name}” (job ${data.id}). `, link);
   } catch (problem) {
     if (!(problem instanceof ApiProblem)) throw problem;
     // A rejected body will be rejected again: the next attempt is a new request.
@@ -433,8 +675,7 @@ function notSaved(what, next) {
 // The controls that change jobs. In read-only mode they stay focusable (so a keyboard or
 // screen reader user finds them and hears why they do nothing) but are aria-disabled and
 // described by the status line; their handlers refuse and say so.
-const WRITE_CONTROLS =
-  '#create-form button[type="submit"], #append-buttons button, #delete-job, #jobs-body button[data-action="delete"]';
+const WRITE_CONTROLS = '#create-form button[type="submit"], #append-buttons button, #delete-job';
 
 function syncWriteControls() {
   for (const control of document.querySelectorAll(WRITE_CONTROLS)) {
@@ -485,7 +726,10 @@ function writeAccepted() {
 
 async function poll() {
   clearTimeout(pollTimer);
-  if (!document.hidden) {
+  if (document.hidden) {
+    // Hidden, only the summary (mostly a 304): its FAILED count is what the title reports.
+    await refreshSummary();
+  } else {
     const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel()]);
     // "3 min ago" moves on even when nothing changed and nothing was re-rendered.
     updateTimes(document.body);
@@ -512,7 +756,11 @@ function debounce(fn, ms) {
 }
 
 function wire() {
+  $("new-job").addEventListener("click", () => setCreateExpanded($("new-job").getAttribute("aria-expanded") !== "true"));
   $("create-form").addEventListener("submit", createJob);
+  $("create-form").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") setCreateExpanded(false);
+  });
 
   const applySearch = () => {
     const value = $("search").value;
@@ -521,15 +769,49 @@ function wire() {
     filtersChanged();
   };
   $("search").addEventListener("input", debounce(applySearch, SEARCH_DEBOUNCE_MS));
-  $("filters").addEventListener("submit", (event) => {
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+  // Enter applies what was typed: with the range's inputs the form has several text-like
+  // fields, and then the browser no longer submits it on Enter.
+  $("filters").addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.target.tagName !== "INPUT" || event.target.type === "checkbox") return;
     event.preventDefault();
-    applySearch();
+    if ($("custom-range").contains(event.target)) applyCustomRange();
+    else applySearch();
   });
   $("status-options").addEventListener("change", () => {
     state.statuses = [...document.querySelectorAll('#status-options input[name="status"]:checked')].map(
       (box) => box.value,
     );
     filtersChanged();
+  });
+  $("window").addEventListener("change", () => {
+    const chosen = $("window").value;
+    if (chosen === "custom") {
+      // Nothing changes until a range is applied.
+      $("custom-range").hidden = false;
+      $("window-from").focus();
+      return;
+    }
+    Object.assign(state, { window: chosen, from: "", to: "" });
+    filtersChanged();
+  });
+  $("window-on").addEventListener("change", () => {
+    state.windowOn = $("window-on").value;
+    if (state.window) filtersChanged();
+  });
+  $("window-apply").addEventListener("click", applyCustomRange);
+  $("recent-failures").addEventListener("click", () => {
+    Object.assign(state, {
+      statuses: ["FAILED"],
+      search: "",
+      window: "24h",
+      windowOn: "status",
+      from: "",
+      to: "",
+      ordering: "-current_status_timestamp",
+    });
+    filtersChanged();
+    $("jobs-heading").focus();
   });
   $("page-size").addEventListener("change", () => {
     state.limit = Number($("page-size").value);
@@ -556,24 +838,17 @@ function wire() {
     });
   }
 
-  $("next-page").addEventListener("click", () => goToPage(pathOf(list.data.next), state.pageNumber + 1));
+  $("next-page").addEventListener("click", () => goToPage(list.data.next, state.pageNumber + 1));
   $("previous-page").addEventListener("click", () =>
-    goToPage(pathOf(list.data.previous), Math.max(1, state.pageNumber - 1)),
+    goToPage(list.data.previous, Math.max(1, state.pageNumber - 1)),
   );
   $("first-page").addEventListener("click", () => goToPage(null, 1));
 
-  $("jobs-body").addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-action]");
-    if (!button) return;
-    const jobId = Number(button.dataset.jobId);
-    if (button.dataset.action === "open") openPanel(jobId);
-    else if (button.dataset.action === "delete") {
-      const row = list.data.results.find((item) => item.id === jobId);
-      confirmDelete(jobId, row ? row.name : `job ${jobId}`);
-    }
-  });
+  $("jobs-body").addEventListener("click", openFromLink);
+  $("create-message").addEventListener("click", openFromLink);
+  window.addEventListener("popstate", showLocation);
 
-  $("panel-close").addEventListener("click", closePanel);
+  $("panel-close").addEventListener("click", () => closePanel());
   $("panel").addEventListener("keydown", (event) => {
     if (event.key === "Escape") closePanel();
   });
@@ -587,7 +862,10 @@ function wire() {
   });
 
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) poll();
+    if (document.hidden) return;
+    failuresWhileHidden = 0;
+    showTitle();
+    poll();
   });
 }
 
@@ -596,9 +874,11 @@ function start() {
   renderStatusOptions($("status-options"));
   renderAppendButtons($("append-buttons"));
   syncControls();
-  list.moveTo(firstPagePath());
+  list.moveTo(listPath());
   wire();
-  if (state.jobId) openPanel(state.jobId, { focus: false });
+  // What the address asked for, minus what the page does not offer.
+  writeLocation({ push: false });
+  if (state.jobId) openPanel(state.jobId, { focus: false, push: false });
   poll();
 }
 

@@ -186,36 +186,36 @@ export function renderTiles(list, summary, selectedStatuses) {
   list.setAttribute("aria-busy", "false");
 }
 
-/** The rows of the jobs table. */
-export function renderRows(tbody, jobs, now = Date.now()) {
+/** The rows of the jobs table; each name links to `addressOf(id)`, its panel's address. */
+export function renderRows(tbody, jobs, addressOf, now = Date.now()) {
   tbody.replaceChildren(
     ...jobs.map((job) =>
       element("tr", { attributes: { "data-job-id": String(job.id) } }, [
         element("td", { className: "cell-name", attributes: { "data-label": "Name" } }, [
-          element("button", {
-            className: "link open-job",
+          element("a", {
+            className: "open-job",
             text: job.name,
-            attributes: { type: "button", "data-job-id": String(job.id), "data-action": "open" },
+            attributes: { href: addressOf(job.id), "data-job-id": String(job.id), "data-action": "open" },
           }),
         ]),
         element("td", { attributes: { "data-label": "Status" } }, [badge(job.current_status_type)]),
         element("td", { attributes: { "data-label": "Status time" } }, [timeElement(job.current_status_timestamp, now)]),
         element("td", { attributes: { "data-label": "Created" } }, [timeElement(job.created_at, now)]),
-        element("td", { className: "cell-actions" }, [
-          element("button", {
-            className: "danger small",
-            text: "Delete",
-            attributes: {
-              type: "button",
-              "data-job-id": String(job.id),
-              "data-action": "delete",
-              "aria-label": `Delete ${job.name}`,
-            },
-          }),
-        ]),
       ]),
     ),
   );
+}
+
+/** Marks a row whose status just changed: a class for the look, and a word, so the
+ * highlight is not colour alone. */
+export function markChanged(row, changed) {
+  row.classList.toggle("changed", changed);
+  const mark = row.querySelector(".changed-mark");
+  if (changed && !mark) {
+    row.querySelector('td[data-label="Status"]').append(element("span", { className: "changed-mark", text: "changed" }));
+  } else if (!changed) {
+    mark?.remove();
+  }
 }
 
 /** The facts of the job panel. */
@@ -242,6 +242,21 @@ export function renderAppendButtons(container) {
       ]),
     ),
   );
+}
+
+/** Marks the button of the job's current status (`aria-current` and a visible word); none
+ * when `status` is null. */
+export function markCurrentStatus(container, status) {
+  for (const button of container.querySelectorAll("button[data-status]")) {
+    const current = button.dataset.status === status;
+    button.querySelector(".current-mark")?.remove();
+    if (current) {
+      button.setAttribute("aria-current", "true");
+      button.append(element("span", { className: "current-mark", text: "current" }));
+    } else {
+      button.removeAttribute("aria-current");
+    }
+  }
 }
 
 /** History events, each with how long the job stayed in it (the current one: so far);

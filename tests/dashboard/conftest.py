@@ -85,6 +85,25 @@ def open_dashboard(page: Page, *, poll: int | None = FAST_POLL_MS, **params: str
     return page
 
 
+def open_create_form(page: Page) -> None:
+    """Unfolds the create form (folded until asked for) with its "New job" button."""
+    page.get_by_role("button", name="New job").click()
+    expect(page.get_by_label("Name", exact=True)).to_be_focused()
+
+
+def set_hidden(page: Page, hidden: bool) -> None:
+    """The tab goes to the background (or comes back), as the browser tells the page."""
+    page.evaluate(
+        """hidden => {
+          Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+          Object.defineProperty(document, "visibilityState",
+            { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+          document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
 def create_jobs(api: httpx.Client, names: list[str]) -> list[dict]:
     jobs = []
     for name in names:

@@ -7,7 +7,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.conftest import create_jobs, open_dashboard
+from tests.dashboard.conftest import create_jobs, open_create_form, open_dashboard
 
 NARROW = {"width": 375, "height": 800}
 
@@ -28,16 +28,33 @@ def test_axe_finds_no_violation_with_the_panel_and_a_field_error_shown(
         page.set_viewport_size(viewport)
     open_dashboard(page, job=job["id"])
     expect(page.locator("#history li")).to_have_count(1)
+    # The current status's button, marked and disabled, is part of what axe checks.
+    expect(page.locator('#append-buttons [aria-current="true"]')).to_be_disabled()
+    open_create_form(page)
     page.get_by_role("button", name="Create job").click()
     expect(page.locator("#create-name-error")).to_be_visible()
 
     assert _axe_violations(page) == []
 
 
+@pytest.mark.parametrize("viewport", [None, NARROW], ids=["wide", "narrow"])
+def test_axe_finds_no_violation_with_the_time_window_and_a_range_error(page, viewport):
+    if viewport:
+        page.set_viewport_size(viewport)
+    open_dashboard(page, window="24h", window_on="created")
+    page.get_by_label("Time window").select_option("custom")
+    page.get_by_label("From (UTC)").fill("2026-01-10T09:00")
+    page.get_by_label("To (UTC)").fill("2026-01-10T08:00")
+    page.get_by_role("button", name="Apply range").click()
+    expect(page.locator("#window-error")).to_be_visible()
+
+    assert _axe_violations(page) == []
+
+
 def test_axe_finds_no_violation_in_the_delete_dialog(page, api, unique_name):
     (job,) = create_jobs(api, [unique_name("axe-dialog")])
-    open_dashboard(page, search=job["name"])
-    page.get_by_role("button", name=f"Delete {job['name']}").click()
+    open_dashboard(page, search=job["name"], job=job["id"])
+    page.get_by_role("button", name="Delete job").click()
     expect(page.locator("#confirm-delete")).to_be_visible()
 
     assert _axe_violations(page) == []
@@ -55,7 +72,9 @@ def test_the_keyboard_alone_creates_opens_changes_and_closes(page, api, unique_n
     name = unique_name("keyboard")
     open_dashboard(page, search=name)
 
-    _tab_to(page, "#create-name")
+    _tab_to(page, "#new-job")
+    page.keyboard.press("Enter")
+    expect(page.locator("#create-name")).to_be_focused()
     page.keyboard.type(name)
     page.keyboard.press("Enter")
     expect(page.locator("#create-message")).to_have_text(re.compile("Created"))
@@ -77,7 +96,7 @@ def test_the_keyboard_alone_creates_opens_changes_and_closes(page, api, unique_n
 
 def test_keyboard_focus_is_visible_on_every_kind_of_control(page):
     open_dashboard(page)
-    for selector in ["#tiles .tile", "#create-name", "#search", "th button.sort", "#page-size"]:
+    for selector in ["#new-job", "#tiles .tile", "#search", "th button.sort", "#page-size"]:
         _tab_to(page, selector)
         outline = page.evaluate(
             "(() => { const s = getComputedStyle(document.activeElement);"

@@ -9,6 +9,7 @@ from tests.dashboard.conftest import (
     await_requests,
     create_jobs,
     is_summary_request,
+    open_create_form,
     open_dashboard,
 )
 
@@ -63,6 +64,7 @@ def test_tiles_show_the_summary_and_a_click_filters_by_that_status(page, api, un
 def test_creating_a_job_shows_it_and_creates_exactly_one(page, api, unique_name):
     name = unique_name("created")
     open_dashboard(page)
+    open_create_form(page)
     total_before = api.get("/api/jobs/summary/").json()["total"]
 
     page.get_by_label("Name", exact=True).fill(name)
@@ -81,6 +83,7 @@ def test_creating_a_job_shows_it_and_creates_exactly_one(page, api, unique_name)
 
 def test_an_api_validation_error_is_shown_next_to_its_field_and_nothing_is_created(page, api):
     open_dashboard(page)
+    open_create_form(page)
     total_before = api.get("/api/jobs/summary/").json()["total"]
     expected = api.post("/api/jobs/", json={"name": "   "}).json()["errors"]["name"]
 
@@ -240,24 +243,32 @@ def test_a_change_made_elsewhere_meanwhile_is_a_readable_412_and_nothing_is_writ
     assert [event["status_type"] for event in events] == ["FAILED", "PENDING"]
 
 
-def test_delete_asks_first_and_cancel_keeps_the_job(page, api, unique_name):
+def test_delete_is_in_the_panel_asks_first_and_cancel_keeps_the_job(page, api, unique_name):
     (job,) = create_jobs(api, [unique_name("delete")])
     open_dashboard(page, search=job["name"])
     row = page.locator(f'#jobs-body tr[data-job-id="{job["id"]}"]')
     dialog = page.locator("#confirm-delete")
+    # The rows offer no Delete: it is one step away, in the job's panel.
+    expect(row).to_be_visible()
+    expect(row.get_by_role("button", name=re.compile("Delete"))).to_have_count(0)
+    row.locator(".open-job").click()
+    delete = page.locator("#panel").get_by_role("button", name="Delete job")
 
-    row.get_by_role("button", name=f"Delete {job['name']}").click()
+    delete.click()
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text(job["name"])
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
+    expect(delete).to_be_focused()
     assert api.get(f"/api/jobs/{job['id']}/").status_code == 200
 
-    row.get_by_role("button", name=f"Delete {job['name']}").click()
+    delete.click()
     dialog.get_by_role("button", name="Delete").click()
 
     expect(row).to_have_count(0)
+    expect(page.locator("#panel")).to_be_hidden()
     expect(page.locator("#create-message")).to_have_text(f"Deleted “{job['name']}”.")
+    expect(page.locator("#create-message")).to_be_visible()
     assert api.get(f"/api/jobs/{job['id']}/").status_code == 404
 
 
@@ -527,6 +538,7 @@ def test_reads_after_a_write_carry_that_writes_consistency_token(page, api, uniq
         "request", lambda request: sent.append(request) if "/api/jobs/" in request.url else None
     )
     open_dashboard(page)
+    open_create_form(page)
     with page.expect_response(
         lambda response: response.request.method == "POST" and "/api/jobs/" in response.url
     ) as created:
