@@ -5,9 +5,8 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 "Reads in plain SQL").
 """
 
-import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -311,13 +310,14 @@ def job_stats(buckets: BucketRange) -> JobStats:
     step = int(buckets.step.total_seconds())
     first = int((buckets.first - _EPOCH).total_seconds())
     entered = [dict.fromkeys(JobStatusType.values, 0) for _ in range(buckets.count)]
-    for start, status, count in json.loads(found["entered"]):
-        entered[(start - first) // step][status] = count
+    for start, status, count in _triples(found["entered"]):
+        entered[(int(start) - first) // step][status] = int(count)
     runs: list[list[tuple[int, int]]] = [[] for _ in range(buckets.count)]
-    for start, k, count in json.loads(found["runs"]):
-        runs[(start - first) // step].append((k, count))
+    for start, k, count in _triples(found["runs"]):
+        if count != "0":  # a bin whose runs were all deleted
+            runs[(int(start) - first) // step].append((int(k), int(count)))
     for bins in runs:
-        bins.sort()  # the statement groups them in this order already; nothing promises it
+        bins.sort()  # the statement reads them in this order already; nothing promises it
     body = {
         "bucket": buckets.size,
         "since": _api_time(buckets.first),
@@ -336,6 +336,12 @@ def job_stats(buckets: BucketRange) -> JobStats:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _triples(text: str) -> Iterator[tuple[str, str, str]]:
+    """ "a b c a b c ..." as (a, b, c) triples (statements._bucket_sums)."""
+    words = iter(text.split())
+    return zip(words, words, words, strict=True)
 
 
 def _api_time(at: datetime) -> str:

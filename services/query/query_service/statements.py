@@ -214,17 +214,18 @@ COUNTS = rendered(
 
 def _bucket_sums(model: type[Model], key: str, measure: str) -> sql.Composed:
     """A rollup's rows of one bucket size from %(first)s up to %(end)s (a range of its
-    primary key), summed over the shards, as JSON [[bucket start in epoch seconds, key,
-    sum], ...]; keys whose shards sum to 0 are left out. Unordered: an ORDER BY in the
-    aggregate sorted what the index had read in order, a third of the statement's time."""
+    primary key), summed over the shards, as one text of numbers: "start key sum start key
+    sum ...", the start in epoch seconds ('' when there is none). Plain numbers, unordered
+    and with zero sums left in: JSON per row, an ORDER BY in the aggregate and a HAVING
+    were each a sizeable share of a 7-day read's time (docs/performance.md)."""
     start, key_column, value = (
         sql.Identifier(model_field(model, name).column) for name in ("bucket_start", key, measure)
     )
     return sql.SQL(
-        "SELECT coalesce(json_agg(json_build_array(extract(epoch FROM {start})::bigint, k, n)), "
-        "'[]')::text FROM (SELECT {start}, {key} AS k, sum({value}) AS n "
+        "SELECT coalesce(string_agg(concat_ws(' ', date_part('epoch', {start})::bigint, k, n), "
+        "' '), '') FROM (SELECT {start}, {key} AS k, sum({value}) AS n "
         "FROM {table} WHERE {size} = %(size)s AND {start} >= %(first)s AND {start} < %(end)s "
-        "GROUP BY {start}, {key} HAVING sum({value}) <> 0) AS sums"
+        "GROUP BY {start}, {key}) AS sums"
     ).format(
         start=start,
         key=key_column,
