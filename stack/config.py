@@ -120,7 +120,7 @@ class StackConfig:
     # deliberately applies (recovery_min_apply_delay, for tests of stale reads).
     read_replicas: int = 0
     standby_apply_delay_ms: int = 0
-    # How long the gateway may answer the list and the summary from its cache (0: never).
+    # How long the gateway may answer the list, the summary and the stats from its cache (0: never).
     gateway_cache_seconds: int = 0
     # "" for `make up`, "TEST_" for `make test`: how the variables that move it are named.
     env_prefix: str = ""

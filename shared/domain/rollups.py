@@ -63,12 +63,13 @@ def quantiles(qs: tuple[float, ...], bins: list[tuple[int, int]]) -> list[float 
     found: list[float | None] = []
     below = 0
     for k, count in bins:
-        while count > 0 and len(found) < len(ranks) and below + count >= ranks[len(found)]:
+        reached = below + count
+        while count > 0 and reached >= ranks[len(found)]:
             low, high = _BOUNDS[k]
             found.append(low + (high - low) * (ranks[len(found)] - below) / count)
-        if len(found) == len(ranks):
-            return found
-        below += count
+            if len(found) == len(ranks):
+                return found
+        below = reached
     last = _BOUNDS[bins[-1][0]][1]  # ranks past the counts (rounding): the top bound
     return found + [last] * (len(qs) - len(found))
 

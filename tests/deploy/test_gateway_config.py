@@ -277,7 +277,7 @@ def test_reads_are_retried_on_another_instance_and_writes_never(tmp_path):
     assert "proxy_next_upstream_timeout 5s;" in server_level
     locations = re.split(r"^\s*location ", rendered, flags=re.MULTILINE)[1:]
     proxying = [location for location in locations if "proxy_pass" in location]
-    assert len(proxying) == 5
+    assert len(proxying) == 6
     for location in proxying:
         [rule] = re.findall(r"proxy_next_upstream ([^;]+);", location)
         assert rule == "error timeout http_502", location
@@ -304,7 +304,7 @@ def _locations(rendered: str) -> dict[str, str]:
     return {block.split("{", 1)[0].strip(): block for block in blocks}
 
 
-def test_the_gateway_cache_is_used_by_the_list_and_the_summary_only(tmp_path):
+def test_the_gateway_cache_is_used_by_the_list_the_summary_and_the_stats_only(tmp_path):
     config = dataclasses.replace(StackConfig.for_tests(), state_dir=tmp_path)
     rendered = render_gateway_config(config)
     caching = {
@@ -314,6 +314,7 @@ def test_the_gateway_cache_is_used_by_the_list_and_the_summary_only(tmp_path):
     assert {where: zone for where, zone in caching.items() if zone} == {
         "= /api/jobs/": ["$jobs_cache_zone"],
         "= /api/jobs/summary/": ["$jobs_cache_zone"],
+        "= /api/jobs/stats/": ["$jobs_cache_zone"],
     }
     # Its files live in the launcher's state folder, like the gateway's other files.
     assert re.search(rf'proxy_cache_path "{re.escape(str(tmp_path))}/nginx/cache" ', rendered)

@@ -309,13 +309,14 @@ def job_stats(buckets: BucketRange) -> JobStats:
     found = _fetch_one(job_stats_query(buckets))
     step = int(buckets.step.total_seconds())
     first = int((buckets.first - _EPOCH).total_seconds())
-    entered = [dict.fromkeys(JobStatusType.values, 0) for _ in range(buckets.count)]
-    for start, status, count in _triples(found["entered"]):
-        entered[(int(start) - first) // step][status] = int(count)
+    entered = [dict.fromkeys(_STATUSES, 0) for _ in range(buckets.count)]
+    for at, status, entries in _triples(found["entered"]):
+        entered[(int(at) - first) // step][status] = int(entries)
     runs: list[list[tuple[int, int]]] = [[] for _ in range(buckets.count)]
-    for start, k, count in _triples(found["runs"]):
-        if count != "0":  # a bin whose runs were all deleted
-            runs[(int(start) - first) // step].append((int(k), int(count)))
+    numbers = list(map(int, found["runs"].split()))
+    for start, k, count in zip(numbers[0::3], numbers[1::3], numbers[2::3], strict=True):
+        if count:  # 0: a bin whose runs were all deleted
+            runs[(start - first) // step].append((k, count))
     for bins in runs:
         bins.sort()  # the statement reads them in this order already; nothing promises it
     body = {
@@ -350,8 +351,11 @@ def _api_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+_STATUSES = tuple(JobStatusType.values)  # a property that builds its list on every call
+
+
 def _summed_entered(entered: list[dict[str, int]]) -> dict[str, int]:
-    return {status: sum(bucket[status] for bucket in entered) for status in JobStatusType.values}
+    return {status: sum(bucket[status] for bucket in entered) for status in _STATUSES}
 
 
 def _summed_runs(runs: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
@@ -369,7 +373,7 @@ _RUN_TIME_FIGURES = ("p50_seconds", "p95_seconds", "max_seconds")
 def _bucket_stats(entered: dict[str, int], runs: list[tuple[int, int]]) -> dict[str, Any]:
     """One bucket's (or the range's) figures from its counts per status and its run-time
     histogram (ascending bins)."""
-    failed = entered[JobStatusType.FAILED]
+    failed = entered["FAILED"]
     finished = sum(entered[status] for status in rollups.FINISHING)
     return {
         "entered": entered,
