@@ -1,6 +1,7 @@
 // The jobs dashboard: state in the URL, data from the public API, kept current by polling
 // with conditional requests (a 304 carries no body when nothing changed).
 import { ApiProblem, ConditionalResource, newIdempotencyKey, pathOf, request } from "./api.js";
+import { refreshChart } from "./chart.js";
 import { CURSOR_ORDERINGS, MAX_OFFSET, STATUSES } from "./contract.js";
 import {
   clearAlert,
@@ -486,7 +487,7 @@ function writeAccepted() {
 async function poll() {
   clearTimeout(pollTimer);
   if (!document.hidden) {
-    const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel()]);
+    const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel(), refreshChart()]);
     // "3 min ago" moves on even when nothing changed and nothing was re-rendered.
     updateTimes(document.body);
     connection.readsOk = results.every(Boolean);
