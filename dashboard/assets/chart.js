@@ -252,9 +252,10 @@ function plotOptions(width, figure) {
 
 // --- state and polling ------------------------------------------------------------------
 
-let chartWindow = null;
+let chartWindow = null; // null until the address bar or setChartWindow names one
 let resource = null;
 let plot = null;
+let wired = false;
 
 function draw(stats) {
   const figure = $("chart-figure");
@@ -300,18 +301,22 @@ export function setChartWindow(spec) {
  * page's other reads report it), else true; a problem with the request is shown by the chart.
  */
 export async function refreshChart() {
-  if (!chartWindow) {
-    chartWindow = chartWindowFromParams();
+  if (!wired) {
     wire();
+    wired = true;
   }
+  chartWindow ??= chartWindowFromParams();
   const path = statsPath(chartWindow);
   if (resource) resource.moveTo(path);
   else resource = new ConditionalResource(path);
   try {
     if (await resource.refresh()) draw(resource.data);
-    // The words only (a window moved to the same buckets is a 304, and draws nothing).
-    const heading = `${windowLabel(chartWindow)}, per ${resource.data.bucket}`;
-    if ($("chart-heading").textContent !== heading) $("chart-heading").textContent = heading;
+    // The words only (a window moved to the same buckets is a 304, and draws nothing); not
+    // while the data is still another path's (moved while its answer was on the way).
+    if (resource.etag) {
+      const heading = `${windowLabel(chartWindow)}, per ${resource.data.bucket}`;
+      if ($("chart-heading").textContent !== heading) $("chart-heading").textContent = heading;
+    }
     clearAlert($("chart-error"));
     return true;
   } catch (problem) {
