@@ -241,7 +241,7 @@ function plotOptions(width, figure) {
     axes: [
       { size: 26, values: timeTicks },
       { scale: "jobs", size: 40, space: 18, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 1e5, 1e6] },
-      { scale: "rate", side: 1, size: 44, space: 18, values: (plot, ticks) => ticks.map((tick) => `${tick}%`), grid: { show: false } },
+      { scale: "rate", side: 1, size: 50, space: 18, values: (plot, ticks) => ticks.map((tick) => `${tick}%`), grid: { show: false } },
     ],
     hooks: {
       // Counted, so a test can tell a poll answered 304 drew nothing.
