@@ -1,6 +1,7 @@
 // The jobs dashboard: state in the URL, data from the public API, kept current by polling
 // with conditional requests (a 304 carries no body when nothing changed).
 import { ApiProblem, ConditionalResource, newIdempotencyKey, pathOf, request } from "./api.js";
+import { refreshChart } from "./chart.js";
 import { CURSOR_ORDERINGS, MAX_OFFSET, STATUSES } from "./contract.js";
 import {
   clearAlert,
@@ -189,6 +190,7 @@ function writeLocation({ push = true } = {}) {
   if (address === (window.location.search || window.location.pathname)) return;
   if (push) window.history.pushState(null, "", address);
   else window.history.replaceState(null, "", address);
+  refreshChart(); // the chart follows the window in the address (a 304 when it did not move)
   // Job links (rows, "Created …") open the job over the view now shown.
   for (const link of document.querySelectorAll("a.open-job")) {
     link.href = jobAddress(link.dataset.jobId);
@@ -203,6 +205,7 @@ function showLocation() {
   list.moveTo(listPath());
   syncControls();
   refreshList();
+  refreshChart();
   if (summary.data) renderTiles($("tiles"), summary.data, state.statuses);
   if (state.jobId && state.jobId !== shownJobId) openPanel(state.jobId, { focus: false, push: false });
   else if (!state.jobId && shownJobId) closePanel({ push: false });
@@ -730,7 +733,7 @@ async function poll() {
     // Hidden, only the summary (mostly a 304): its FAILED count is what the title reports.
     await refreshSummary();
   } else {
-    const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel()]);
+    const results = await Promise.all([refreshSummary(), refreshList(), refreshPanel(), refreshChart()]);
     // "3 min ago" moves on even when nothing changed and nothing was re-rendered.
     updateTimes(document.body);
     connection.readsOk = results.every(Boolean);

@@ -51,6 +51,21 @@ def test_axe_finds_no_violation_with_the_time_window_and_a_range_error(page, vie
     assert _axe_violations(page) == []
 
 
+@pytest.mark.parametrize("viewport", [None, NARROW], ids=["wide", "narrow"])
+def test_axe_finds_no_violation_in_the_chart_and_its_table(page, api, unique_name, viewport):
+    (job,) = create_jobs(api, [unique_name("axe-chart")])
+    api.patch(f"/api/jobs/{job['id']}/", json={"status_type": "FAILED"})
+    if viewport:
+        page.set_viewport_size(viewport)
+    open_dashboard(page)
+    if viewport:  # folded on a narrow screen: opened, so axe sees the plot too
+        page.get_by_role("button", name="Chart", exact=True).click()
+    expect(page.locator("#chart-plot canvas")).to_be_visible()
+    expect(page.locator("#chart-table tbody tr")).not_to_have_count(0)
+
+    assert _axe_violations(page) == []
+
+
 def test_axe_finds_no_violation_in_the_delete_dialog(page, api, unique_name):
     (job,) = create_jobs(api, [unique_name("axe-dialog")])
     open_dashboard(page, search=job["name"], job=job["id"])

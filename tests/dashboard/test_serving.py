@@ -14,6 +14,8 @@ PROBLEM = "application/problem+json"
         ("/assets/views.js", "text/javascript; charset=utf-8"),
         ("/assets/contract.js", "text/javascript; charset=utf-8"),
         ("/assets/styles.css", "text/css; charset=utf-8"),
+        ("/assets/vendor/uplot/uPlot.esm.js", "text/javascript; charset=utf-8"),
+        ("/assets/vendor/uplot/uPlot.min.css", "text/css; charset=utf-8"),
     ],
 )
 def test_each_file_is_served_with_its_type_and_revalidated_by_etag(api, path, content_type):
