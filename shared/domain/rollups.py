@@ -3,7 +3,8 @@
 The rollups (models StatusRollup, RunTimeRollup) are kept by triggers on the events table
 (migration 0010) in the transaction of every write; the query service's stats read only
 them. The bins are written here once for Python; migration 0010's `jobs_runtime_bin`
-is the same function in SQL, and a test holds the two to the same bin for every bound.
+is the same function in SQL (numeric logarithms), and a test holds the two to the same
+bin inside every bin; exactly on a bound, float and numeric may round to neighbours.
 """
 
 import math

@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import psycopg
 import pytest
-from django.db import connection, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -456,4 +456,26 @@ def test_a_create_and_an_event_first_write_of_one_shard_do_not_deadlock():
         for session in sessions:
             session.close()
     assert errors == []
+    assert_rollups_recount()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE jobs_jobstatus SET status_type = 'FAILED' WHERE job_id = %s",
+        "DELETE FROM jobs_jobstatus WHERE job_id = %s AND status_type = 'RUNNING'",
+    ],
+)
+def test_an_event_is_never_changed_nor_deleted_without_its_job(statement):
+    """Events are immutable and go with their job: the rollups count them on that rule."""
+    job = services.job_create(name="immutable")
+    services.job_status_append(job_id=job.pk, status_type=JobStatusType.RUNNING)
+    with (
+        pytest.raises(IntegrityError, match="status events are"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement, [job.pk])
+    assert [e.status_type for e in events_of(job)] == ["PENDING", "RUNNING"]
     assert_rollups_recount()

@@ -6,7 +6,8 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 """
 
 import logging
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -323,7 +324,7 @@ def job_stats(buckets: BucketRange) -> JobStats:
         "bucket": buckets.size,
         "since": _api_time(buckets.first),
         "until": _api_time(buckets.end),
-        "run_time_relative_error": round(rollups.RELATIVE_ERROR, 4),
+        "run_time_relative_error": math.ceil(rollups.RELATIVE_ERROR * 1e6) / 1e6,
         "total": _bucket_stats(_summed_entered(entered), _summed_runs(runs)),
         "buckets": [
             {
@@ -367,7 +368,13 @@ def _summed_runs(runs: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
 
 
 _QUANTILES = (0.5, 0.95, 1.0)
-_RUN_TIME_FIGURES = ("p50_seconds", "p95_seconds", "max_seconds")
+# Each figure in milliseconds, the maximum rounded up: it is promised at or above the
+# longest run.
+_RUN_TIME_FIGURES: tuple[tuple[str, Callable[[float], int]], ...] = (
+    ("p50_seconds", round),
+    ("p95_seconds", round),
+    ("max_seconds", math.ceil),
+)
 
 
 def _bucket_stats(entered: dict[str, int], runs: list[tuple[int, int]]) -> dict[str, Any]:
@@ -382,8 +389,8 @@ def _bucket_stats(entered: dict[str, int], runs: list[tuple[int, int]]) -> dict[
         "run_time": {
             "count": sum(count for _, count in runs),
             **{
-                name: None if value is None else round(value, 3)
-                for name, value in zip(
+                name: None if value is None else rounding(value * 1000) / 1000
+                for (name, rounding), value in zip(
                     _RUN_TIME_FIGURES, rollups.quantiles(_QUANTILES, runs), strict=True
                 )
             },

@@ -193,11 +193,25 @@ class InstantField(serializers.DateTimeField):
         super().__init__(input_formats=["iso-8601"], **kwargs)
 
     def to_internal_value(self, value: Any) -> Any:
-        if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        if not isinstance(value, str) or not (match := _RFC3339.fullmatch(value)):
             raise serializers.ValidationError(
                 "An RFC 3339 date-time with its offset, e.g. 2026-11-30T14:00:00Z."
             )
-        return super().to_internal_value(value)
+        # Django's parser takes neither a lower-case z nor digits past the sixth; both are
+        # RFC 3339. A finer instant is rounded up to the microsecond: every stored time
+        # (microseconds) is before the given one exactly when it is before the rounded one,
+        # and at or after it exactly when at or after the rounded one.
+        fraction = match.group(1) or ""
+        text = value[: len(value) - len(match.group(2))] + match.group(2).upper()
+        if len(fraction) > 7:
+            text = text.replace(fraction, fraction[:7], 1)
+        instant = super().to_internal_value(text)
+        if fraction[7:].strip("0"):
+            try:
+                instant += timedelta(microseconds=1)
+            except OverflowError:
+                raise serializers.ValidationError("Past the last instant the API holds.") from None
+        return instant
 
 
 # The list's time windows: (lower bound, inclusive; upper bound, exclusive) of each column.
@@ -305,7 +319,13 @@ class JobSummarySerializer(serializers.Serializer):
 
 # The most buckets one stats read gives: its cost grows with them.
 MAX_STATS_BUCKETS = 1_000
-DEFAULT_STATS_SPAN = timedelta(hours=24)
+# How far back `since` goes when not given: an hour of minutes, a day of hours, a month of
+# days (each well within MAX_STATS_BUCKETS).
+DEFAULT_STATS_SPANS = {
+    "minute": timedelta(hours=1),
+    "hour": timedelta(hours=24),
+    "day": timedelta(days=30),
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -318,7 +338,8 @@ class StatsParamsSerializer(QueryParamsSerializer):
         required=False,
         help_text=(
             "Start of the range (RFC 3339, with offset), inclusive; widened to the start of "
-            "its bucket. Default: 24 hours before `until`."
+            "its bucket. Default: before `until` by 1 hour (minute buckets), 24 hours (hour) "
+            "or 30 days (day)."
         ),
     )
     until = InstantField(
@@ -345,8 +366,9 @@ class StatsParamsSerializer(QueryParamsSerializer):
 
 def bucket_range(params: dict[str, Any], now: datetime) -> BucketRange:
     """The buckets covering [since, until) of validated stats parameters, `until`
-    defaulting to `now` and `since` to a day before it. ValidationError when there would be
-    more than MAX_STATS_BUCKETS or the range leaves the years 0001-9999 (in UTC)."""
+    defaulting to `now` and `since` to DEFAULT_STATS_SPANS before it. ValidationError
+    when there would be more than MAX_STATS_BUCKETS or the range leaves the years
+    0001-9999 (in UTC)."""
     size = params["bucket"]
     step = timedelta(seconds=rollups.BUCKET_SECONDS[size])
     until = params.get("until", now)
@@ -355,13 +377,15 @@ def bucket_range(params: dict[str, Any], now: datetime) -> BucketRange:
         raise serializers.ValidationError(
             {"since": ["Must be earlier than until (now, when not given)."]}
         )
+    blamed = "since" if since is not None else "until"
     try:
         if since is None:
-            since = until - DEFAULT_STATS_SPAN
+            since = until - DEFAULT_STATS_SPANS[size]
         first = _EPOCH + ((since - _EPOCH) // step) * step
     except OverflowError:
+        # Without since, its default is what starts too early: until is the one given.
         raise serializers.ValidationError(
-            {"since": ["Too early: buckets start on 0001-01-01 (UTC) at the earliest."]}
+            {blamed: ["Too early: buckets start on 0001-01-01 (UTC) at the earliest."]}
         ) from None
     try:
         end = _EPOCH - ((_EPOCH - until) // step) * step  # the ceiling
@@ -382,7 +406,7 @@ def bucket_range(params: dict[str, Any], now: datetime) -> BucketRange:
     return BucketRange(size=size, first=first, count=count)
 
 
-class _EnteredSerializer(serializers.Serializer):
+class StatsEnteredSerializer(serializers.Serializer):
     """Events entering each status in the bucket: every status, zero included."""
 
     PENDING = serializers.IntegerField()
@@ -391,7 +415,7 @@ class _EnteredSerializer(serializers.Serializer):
     FAILED = serializers.IntegerField()
 
 
-class _RunTimeSerializer(serializers.Serializer):
+class StatsRunTimeSerializer(serializers.Serializer):
     count = serializers.IntegerField(
         help_text="Finishes with a RUNNING before them: the run times counted."
     )
@@ -408,18 +432,18 @@ class _RunTimeSerializer(serializers.Serializer):
     )
 
 
-class _BucketFiguresSerializer(serializers.Serializer):
-    entered = _EnteredSerializer()
+class StatsFiguresSerializer(serializers.Serializer):
+    entered = StatsEnteredSerializer()
     finished = serializers.IntegerField(help_text="COMPLETED and FAILED events.")
     failure_rate = serializers.FloatField(
         allow_null=True, help_text="FAILED / finished; null when nothing finished."
     )
-    run_time = _RunTimeSerializer(
+    run_time = StatsRunTimeSerializer(
         help_text="First RUNNING of the job to the finishing event, of the bucket's finishes."
     )
 
 
-class _BucketSerializer(_BucketFiguresSerializer):
+class StatsBucketSerializer(StatsFiguresSerializer):
     start = serializers.DateTimeField(help_text="The bucket holds [start, start + one bucket).")
 
 
@@ -435,8 +459,10 @@ class JobStatsSerializer(serializers.Serializer):
             "logarithmic histogram); below 1 ms, 1 ms."
         )
     )
-    total = _BucketFiguresSerializer(help_text="The whole range as one bucket.")
-    buckets = _BucketSerializer(many=True, help_text="Every bucket of the range, empty ones too.")
+    total = StatsFiguresSerializer(help_text="The whole range as one bucket.")
+    buckets = StatsBucketSerializer(
+        many=True, help_text="Every bucket of the range, empty ones too."
+    )
 
 
 @lru_cache(maxsize=4096)

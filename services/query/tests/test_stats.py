@@ -154,6 +154,9 @@ def test_a_range_is_widened_to_whole_buckets_and_defaults_to_the_last_day(api):
     until = datetime.fromisoformat(default["until"])
     assert timedelta(0) <= until - datetime.now(UTC) <= timedelta(hours=1)
     assert len(default["buckets"]) in (24, 25)  # 25 unless now is on the hour
+    # The default span follows the bucket: an hour of minutes, a month of days.
+    assert len(stats(api, "bucket=minute")["buckets"]) in (60, 61)
+    assert len(stats(api, "bucket=day")["buckets"]) in (30, 31)
 
 
 def test_at_most_a_thousand_buckets(api):
@@ -181,7 +184,7 @@ def test_at_most_a_thousand_buckets(api):
         ("bucket=", "bucket"),
         ("since=0001-01-01T00:30:00%2B01:00&until=0001-01-02T00:00:00Z", "since"),
         ("since=9999-12-31T00:00:00Z&until=9999-12-31T23:59:59-01:00", "until"),
-        ("until=0001-01-01T12:00:00Z", "since"),  # a day before it is before year 1
+        ("until=0001-01-01T12:00:00Z", "until"),  # the default since would be before year 1
         ("bucket=hour&bucket=day", "bucket"),
         ("span=1h", "span"),
     ],
@@ -236,3 +239,19 @@ def test_ranges_in_the_first_years_are_written_with_four_digit_years(api):
         "0001-01-01T02:00:00.000000Z",
     )
     assert body["buckets"][1]["start"] == "0001-01-01T01:00:00.000000Z"
+
+
+def test_a_lower_case_z_and_digits_past_microseconds_are_rfc_3339_too(api):
+    lower = stats(api, "since=2026-11-28T12:00:00z&until=2026-11-28T13:00:00z")
+    assert (lower["since"], lower["until"]) == (
+        "2026-11-28T12:00:00.000000Z",
+        "2026-11-28T13:00:00.000000Z",
+    )
+    # Until 10:00:00.0000001 holds the instant 10:00:00.000000: its minute is in the range.
+    finer = stats(
+        api, "since=2026-11-28T09:59:00Z&until=2026-11-28T10:00:00.0000001Z&bucket=minute"
+    )
+    assert [bucket["start"] for bucket in finer["buckets"]] == [
+        "2026-11-28T09:59:00.000000Z",
+        "2026-11-28T10:00:00.000000Z",
+    ]

@@ -50,6 +50,13 @@ def test_status_changed_window_with_a_status_and_newest_status_first(api, timeli
     assert (body["count"], body["count_exact"]) == (3, True)
 
 
+def test_a_lower_case_z_and_nanoseconds_name_the_same_instants(api, timeline):
+    # 2026-11-28T12:00:20Z is the third job's creation: after it by 1 ns, only later ones.
+    assert ids(api, "created_after=2026-11-28t12:00:20z&ordering=created_at")[0] == timeline[2].pk
+    later = ids(api, "created_after=2026-11-28T12:00:20.000000001Z&ordering=created_at")
+    assert later[0] == timeline[3].pk
+
+
 def test_windows_combine_with_a_search_and_each_other(api, timeline, make_job):
     make_job("report-1", created=45)
     query = f"search=etl&created_after={at(40)}&status_changed_before={at(71)}"
