@@ -38,18 +38,19 @@ def launch(playwright: Playwright) -> Browser:
 
 
 def screenshot(gateway_url: str, path: Path) -> None:
-    """The dashboard of a running stack as a PNG (the README's picture): the oldest jobs
-    (a seeded stack's varied ones, not the newest a benchmark wrote) with one job's panel
-    open, at a laptop's width."""
+    """The dashboard of a running stack as a PNG (the README's picture): the last 7 days
+    (the chart's daily rhythm and a seed's failure spike), the jobs whose status changed
+    in them, newest first, with one job's panel open, at a laptop's size."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.goto(f"{gateway_url}/?ordering=created_at")
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(f"{gateway_url}/?window=7d&ordering=-current_status_timestamp")
         page.wait_for_selector("#tiles[aria-busy=false]")
         page.wait_for_selector("#jobs-body tr")
         page.locator("#jobs-body .open-job").nth(1).click()
         page.wait_for_selector("#history li")
+        page.wait_for_selector("#chart-plot canvas")
         page.screenshot(path=str(path))
         browser.close()
