@@ -199,3 +199,20 @@ class RunTimeRollup(models.Model):
 
     def __str__(self) -> str:
         return f"RunTimeRollup {self.bucket_size} {self.bucket_start} bin {self.bin}"
+
+
+class RollupPastChangeShard(models.Model):
+    """How often the rollups changed in buckets that had already closed, per shard as the
+    counters: a delete of a job with older events, a bulk insert into the past, a rebuild.
+    Appends write the current buckets only and never move it, so while the sum over the
+    shards holds still, a closed bucket's figures hold still: the query service keeps
+    them (selectors.job_stats). Moved by triggers (migration 0011); never write it."""
+
+    shard = models.SmallIntegerField(primary_key=True)
+    version = models.BigIntegerField()
+
+    class Meta:
+        db_table = "jobs_rollup_past_shard"
+
+    def __str__(self) -> str:
+        return f"RollupPastChangeShard {self.shard}"

@@ -43,6 +43,8 @@ def test_writes_through_the_api_show_in_the_stats_of_their_bucket(api, admin_db)
 
     etag = api.get(query).headers["ETag"]
     assert api.get(query, headers={"If-None-Match": etag}).status_code == 304
+    head = api.head(query)
+    assert (head.status_code, head.content, head.headers["ETag"]) == (200, b"", etag)
     assert api.delete(f"/api/jobs/{job['id']}/").status_code == 204
     deleted = _stats(api, query)
     assert deleted["total"]["entered"] == before["total"]["entered"]

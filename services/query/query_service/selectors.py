@@ -7,6 +7,7 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -303,23 +304,111 @@ def job_stats_query(buckets: BucketRange) -> Statement:
     return Statement(statements.STATS, params)
 
 
-def job_stats(buckets: BucketRange) -> JobStats:
-    """Per bucket: events entering each status, finishes, failure rate, run-time
-    percentiles; and the same over the whole range. Read from the rollups alone: its cost
-    grows with the buckets asked for, not with the jobs or events in them."""
+# A bucket that ended this long before the database's clock is closed: appends no longer
+# reach it, only what moves the past-changes version (migration 0011, the same margin).
+_CLOSED_AFTER = 5 * 60
+
+
+@dataclass
+class _Bucket:
+    """One bucket's counts per status and run-time histogram (ascending bins), and its
+    figures as the API gives them, computed once (a kept bucket is read again and again)."""
+
+    entered: dict[str, int]
+    runs: list[tuple[int, int]]
+    _figures: dict[str, Any] | None = None
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        if self._figures is None:
+            self._figures = _bucket_stats(self.entered, self.runs)
+        return self._figures
+
+
+class _ClosedBuckets:
+    """Closed buckets as last read, per process, with the past-changes version they were
+    read at: a 7-day read then sums the open buckets' rows only, not 6,000 bins
+    (docs/performance.md). Bounded; forgotten whole when the version moves."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._buckets: dict[tuple[str, int], _Bucket] = {}
+
+    def prefix(self, size: str, starts: range) -> tuple[int | None, list[_Bucket]]:
+        """The version and the kept buckets at the start of `starts` (epoch seconds)."""
+        with self._lock:
+            kept = []
+            for start in starts:
+                if (bucket := self._buckets.get((size, start))) is None:
+                    break
+                kept.append(bucket)
+            return self._version, kept
+
+    def forget(self) -> None:
+        """For tests: a test's rolled-back writes can bring a version number back."""
+        with self._lock:
+            self._buckets.clear()
+            self._version = None
+
+    def keep(self, version: int, size: str, buckets: dict[int, _Bucket]) -> None:
+        with self._lock:
+            if version != self._version or len(self._buckets) + len(buckets) > self.LIMIT:
+                self._buckets.clear()
+                self._version = version
+            self._buckets.update(((size, start), bucket) for start, bucket in buckets.items())
+
+
+_closed = _ClosedBuckets()
+
+
+def _read_buckets(buckets: BucketRange) -> tuple[dict[str, Any], list[_Bucket]]:
+    """The statement's row and the buckets of `buckets` from it."""
     found = _fetch_one(job_stats_query(buckets))
     step = int(buckets.step.total_seconds())
     first = int((buckets.first - _EPOCH).total_seconds())
-    entered = [dict.fromkeys(_STATUSES, 0) for _ in range(buckets.count)]
+    read = [_Bucket(dict.fromkeys(_STATUSES, 0), []) for _ in range(buckets.count)]
     for at, status, entries in _triples(found["entered"]):
-        entered[(int(at) - first) // step][status] = int(entries)
-    runs: list[list[tuple[int, int]]] = [[] for _ in range(buckets.count)]
+        read[(int(at) - first) // step].entered[status] = int(entries)
     numbers = list(map(int, found["runs"].split()))
     for start, k, count in zip(numbers[0::3], numbers[1::3], numbers[2::3], strict=True):
         if count:  # 0: a bin whose runs were all deleted
-            runs[(start - first) // step].append((k, count))
-    for bins in runs:
-        bins.sort()  # the statement reads them in this order already; nothing promises it
+            read[(start - first) // step].runs.append((k, count))
+    for bucket in read:
+        bucket.runs.sort()  # the statement reads them in this order already; nothing promises it
+    return found, read
+
+
+def job_stats(buckets: BucketRange) -> JobStats:
+    """Per bucket: events entering each status, finishes, failure rate, run-time
+    percentiles; and the same over the whole range. Read from the rollups alone, and of
+    the closed buckets only those this process has not kept (_ClosedBuckets)."""
+    step = int(buckets.step.total_seconds())
+    first = int((buckets.first - _EPOCH).total_seconds())
+    starts = range(first, first + buckets.count * step, step)
+    version, kept = _closed.prefix(buckets.size, starts)
+    rest = BucketRange(
+        buckets.size, buckets.first + len(kept) * buckets.step, buckets.count - len(kept)
+    )
+    found, read = _read_buckets(rest)
+    if kept and found["past_changes"] != version:  # kept before a change to the past
+        kept = []
+        found, read = _read_buckets(buckets)
+    closed_before = found["now"] - _CLOSED_AFTER
+    _closed.keep(
+        found["past_changes"],
+        buckets.size,
+        {
+            start: bucket
+            for start, bucket in zip(starts[len(kept) :], read, strict=True)
+            if start + step <= closed_before
+        },
+    )
+    every = kept + read
+    entered = [bucket.entered for bucket in every]
+    runs = [bucket.runs for bucket in every]
     body = {
         "bucket": buckets.size,
         "since": _api_time(buckets.first),
@@ -327,11 +416,8 @@ def job_stats(buckets: BucketRange) -> JobStats:
         "run_time_relative_error": math.ceil(rollups.RELATIVE_ERROR * 1e6) / 1e6,
         "total": _bucket_stats(_summed_entered(entered), _summed_runs(runs)),
         "buckets": [
-            {
-                "start": _api_time(buckets.first + n * buckets.step),
-                **_bucket_stats(entered[n], runs[n]),
-            }
-            for n in range(buckets.count)
+            {"start": _api_time(buckets.first + n * buckets.step), **bucket.figures}
+            for n, bucket in enumerate(every)
         ],
     }
     return JobStats(body, _counts_of(found["counts"]).version)

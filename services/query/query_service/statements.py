@@ -19,7 +19,14 @@ from shared.api.etags import job_version_sql
 from shared.api.serializers import JobOutputSerializer, JobStatusOutputSerializer
 from shared.api.timestamps import POSTGRES_TIMESTAMP_FORMAT
 from shared.domain.enums import JobStatusType
-from shared.domain.models import Job, JobCounterShard, JobStatus, RunTimeRollup, StatusRollup
+from shared.domain.models import (
+    Job,
+    JobCounterShard,
+    JobStatus,
+    RollupPastChangeShard,
+    RunTimeRollup,
+    StatusRollup,
+)
 
 # A search that matches more rows than this is not counted to the end: the count says
 # "at least this many" (`count_exact: false`; the cost, docs/decisions.md).
@@ -237,11 +244,19 @@ def _bucket_sums(model: type[Model], key: str, measure: str) -> sql.Composed:
 
 # The stats of a range of buckets, from the rollups alone (never the events), with the
 # counters' data version for the ETag, in one statement: one snapshot.
+# With them, how often closed buckets changed (RollupPastChangeShard) and the database's
+# clock, by which a bucket is closed: what lets the query service keep closed buckets.
 STATS = rendered(
-    sql.SQL("SELECT ({counts}) AS counts, ({entered}) AS entered, ({runs}) AS runs").format(
+    sql.SQL(
+        "SELECT ({counts}) AS counts, ({entered}) AS entered, ({runs}) AS runs, "
+        "(SELECT coalesce(sum({version}), 0)::bigint FROM {past}) AS past_changes, "
+        "date_part('epoch', now()) AS now"
+    ).format(
         counts=COUNTS,
         entered=_bucket_sums(StatusRollup, "status_type", "entered"),
         runs=_bucket_sums(RunTimeRollup, "bin", "finished"),
+        version=sql.Identifier(model_field(RollupPastChangeShard, "version").column),
+        past=sql.Identifier(RollupPastChangeShard._meta.db_table),
     )
 )
 

@@ -4,11 +4,19 @@ import django.test.client
 import pytest
 from rest_framework.test import APIClient
 
+from query_service import selectors
 from shared.domain.enums import JobStatusType
 from shared.domain.models import Job, JobStatus
 from shared.infrastructure.wsgi import ApiRequest
 
 BASE_TIME = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_buckets():
+    """Each test starts with no closed stats buckets kept: its data is rolled back after
+    it, so the next test's past-changes version can repeat a number with other data."""
+    selectors._closed.forget()
 
 
 @pytest.fixture

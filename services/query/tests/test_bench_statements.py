@@ -152,7 +152,7 @@ def test_a_stats_script_reads_the_rollups_the_api_reads(api, make_job):
     make_job("finished", "RUNNING", "COMPLETED", created=-30)
     query = "bucket=minute&since=2026-11-28T11:00:00Z&until=2026-11-28T13:00:00Z"
     found = bench_statements(f"--stats={query}", "--deep-key=2026-11-28T12:00:00", "--deep-id=1")
-    _counts, entered, runs = run(found["stats"][query])
+    _counts, entered, runs, _past_changes, _now = run(found["stats"][query])
     body = api.get(f"/api/jobs/stats/?{query}").json()
     assert sum(int(count) for count in entered.split()[2::3]) == 3  # "start status count ..."
     assert body["total"]["entered"] == {"PENDING": 1, "RUNNING": 1, "COMPLETED": 1, "FAILED": 0}

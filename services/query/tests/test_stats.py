@@ -255,3 +255,42 @@ def test_a_lower_case_z_and_digits_past_microseconds_are_rfc_3339_too(api):
         "2026-11-28T09:59:00.000000Z",
         "2026-11-28T10:00:00.000000Z",
     ]
+
+
+def counted_reads(monkeypatch) -> list[int]:
+    """How many buckets each stats statement sums the rows of, in order."""
+    read: list[int] = []
+    statement = selectors.job_stats_query
+
+    def counting(buckets: selectors.BucketRange) -> selectors.Statement:
+        read.append(buckets.count)
+        return statement(buckets)
+
+    monkeypatch.setattr(selectors, "job_stats_query", counting)
+    return read
+
+
+def test_closed_buckets_are_read_once_until_the_past_changes(api, make_history, monkeypatch):
+    make_history(("PENDING", 0), ("RUNNING", 60), ("FAILED", 4000))
+    read = counted_reads(monkeypatch)
+    query = f"/api/jobs/stats/?since={iso(HOUR)}&until={iso(HOUR + timedelta(hours=3))}"
+    first = api.get(query).json()
+    again = api.get(query).json()
+    assert again == first
+    assert read == [3, 0]  # every bucket of 2026-11-28 is closed: kept after the first read
+
+    # A job of that past deleted (or a bulk insert into it) moves the version: read again.
+    Job.objects.filter(name="stats").delete()
+    after = api.get(query).json()
+    assert read == [3, 0, 0, 3]  # the kept ones found stale by the version, then all read
+    assert after["total"]["entered"] == dict.fromkeys(
+        ["PENDING", "RUNNING", "COMPLETED", "FAILED"], 0
+    )
+
+
+def test_open_buckets_are_read_every_time(api, monkeypatch):
+    read = counted_reads(monkeypatch)
+    for _ in range(2):
+        assert api.get("/api/jobs/stats/?bucket=minute").status_code == 200
+    # An hour of minutes up to now: the last five or six are not closed yet, so read again.
+    assert read[0] in (60, 61) and 5 <= read[1] <= 7
