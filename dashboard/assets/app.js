@@ -1,7 +1,7 @@
 // The jobs dashboard: state in the URL, data from the public API, kept current by polling
 // with conditional requests (a 304 carries no body when nothing changed).
 import { ApiProblem, ConditionalResource, newIdempotencyKey, pathOf, request } from "./api.js";
-import { refreshChart } from "./chart.js";
+import { CHART_PRESETS, refreshChart } from "./chart.js";
 import { CURSOR_ORDERINGS, MAX_OFFSET, STATUSES } from "./contract.js";
 import {
   clearAlert,
@@ -35,7 +35,8 @@ const $ = (id) => document.getElementById(id);
 
 // The time window's presets: a length back from now, made a bound anew on every read, so
 // the window slides. A custom range is two fixed instants, entered and shown in UTC.
-const WINDOW_PRESETS = { "15m": 15 * 60_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000 };
+// The same presets as the chart's: one window, listed and charted.
+const WINDOW_PRESETS = CHART_PRESETS;
 const WINDOW_FIELDS = { status: "status_changed", created: "created" }; // window_on -> the API's prefix
 const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
