@@ -6,7 +6,8 @@ from standbys"):
   CONSISTENCY_WAIT_MS: then the primary, through the query role's read-only connection
   (503 `consistency-unavailable` when the primary cannot be reached either);
 - the standby is away or more than MAX_REPLICA_LAG seconds behind the primary.
-When the primary is away, the standby still answers: reads go on, writes are 503s.
+When the primary is away, the standby still answers: reads go on, writes are 503s. A read
+sent to the primary that finds it gone answers from the standby too, not with a 503.
 
 The standby's state is measured at most once a second per process, never per read.
 """
@@ -132,6 +133,16 @@ class ReplicaMonitor:
             finally:
                 self._lock.release()
         return self._health or current  # type: ignore[return-value]
+
+    def measure_now(self) -> ReplicaHealth:
+        """Measured after this call began (waiting for a measurement under way), never the
+        last second's: a read of the primary has just failed."""
+        asked = time.monotonic()
+        with self._lock:
+            current = self._health
+            if current is None or current.checked_at < asked:
+                current = self._health = self._measure(current)
+            return current
 
     def forget(self) -> None:
         """A read of the standby failed: the next read measures it again."""
@@ -287,6 +298,23 @@ def _on_primary(token_position: int | None) -> Route:
         except Error:
             raise ConsistencyUnavailable from None
     return Route(PRIMARY, None, _primary_token(token_position))
+
+
+def fall_back_to_replica() -> Route | None:
+    """A read of the primary failed. Without a token to honour, the rest of the request
+    reads the standby when it answers and the primary is found away (read-only, as the
+    next measurement would have routed it); None when the failure is the caller's to
+    report: no standby, a token's read, the standby away too, or the primary answering."""
+    if not has_replica() or current().token is not None:
+        return None
+    connections[PRIMARY].close()  # broken by the failure; the measurement opens a new one
+    health = monitor.measure_now()
+    if not health.reachable or health.primary_reachable:
+        return None
+    route = Route(REPLICA, health)
+    _route.set(route)
+    logger.warning("read of the primary failed and the primary is away; reading the standby")
+    return route
 
 
 def fall_back_to_primary() -> Route:

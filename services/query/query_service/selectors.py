@@ -102,13 +102,16 @@ class ReadTimedOut(ProblemError):
 
 def _fetch_one(statement: Statement) -> dict[str, Any]:
     """The statement's one row, by column name; empty when it has none. Read where this
-    request reads (routing.py); a standby that fails mid-read leaves it to the primary."""
+    request reads (routing.py); a standby that fails mid-read leaves it to the primary, a
+    primary found away to the standby."""
     alias = routing.current().alias
     try:
         return _run(statement, alias)
     except OperationalError as error:
         if alias == routing.PRIMARY:
-            _primary_failed(error)
+            if routing.fall_back_to_replica() is None:
+                _primary_failed(error)
+            return _run(statement, routing.REPLICA)
     try:
         return _run(statement, routing.fall_back_to_primary().alias)
     except OperationalError as error:

@@ -2,6 +2,8 @@
 state allows, and the route of an instance without a standby. Reads of a real standby
 are tested through the gateway (tests/contract/test_read_replicas.py)."""
 
+import time
+
 import pytest
 
 from query_service import routing
@@ -114,3 +116,47 @@ def test_an_answer_from_the_standby_says_how_stale_it_is_when_it_leaves(clock):
     assert route.primary_away
     clock[0] += 0.5
     assert route.health is not None and route.health.staleness() == pytest.approx(0.75)
+
+
+@pytest.fixture
+def standby_answers(monkeypatch):
+    """An instance with a standby whose primary no longer answers: what the next
+    measurement finds (the databases' answers stand in for the two servers)."""
+    primary_up = [False]
+
+    def one_row(alias: str, query: str) -> tuple:
+        if alias == routing.PRIMARY and not primary_up[0]:
+            raise routing.Error("the database system is shutting down")
+        return (1000,) if alias == routing.PRIMARY else (1000, 0.0)
+
+    monkeypatch.setattr(routing, "has_replica", lambda: True)
+    monkeypatch.setattr(routing, "_one_row", one_row)
+    monkeypatch.setattr(routing, "monitor", routing.ReplicaMonitor())
+    routing.forget_route()
+    return primary_up
+
+
+def test_a_read_of_a_primary_found_away_goes_on_from_the_standby(standby_answers):
+    # Routed to the primary a moment ago (the standby was measured too far behind).
+    routing.monitor._health = ReplicaHealth(True, True, None, checked_at=time.monotonic())
+    route = routing.fall_back_to_replica()
+    assert route == routing.current()
+    assert route is not None and route.alias == routing.REPLICA
+    assert route.primary_away  # the answer says read-only
+    assert routing.monitor.health() is route.health  # measured now, not the last second's
+
+
+def test_a_primary_that_failed_one_read_but_answers_is_the_callers_to_report(standby_answers):
+    standby_answers[0] = True
+    assert routing.fall_back_to_replica() is None
+    assert routing.current() == routing.Route()
+
+
+def test_a_tokens_read_is_never_answered_from_a_standby_when_the_primary_fails(standby_answers):
+    routing._route.set(routing.Route(token="primary"))
+    assert routing.fall_back_to_replica() is None
+    assert routing.current() == routing.Route(token="primary")
+
+
+def test_without_a_standby_a_failed_read_of_the_primary_is_reported(settings):
+    assert routing.fall_back_to_replica() is None
