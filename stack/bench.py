@@ -410,13 +410,8 @@ ROLLUP_COST_TARGET = 0.15
 # More rounds than the reads: a write's cost varies round by round more than the share
 # measured (checkpoints, autovacuum), so the median of a few is noise.
 ROLLUP_ROUNDS = int(os.environ.get("BENCH_ROLLUP_ROUNDS", "6"))
-# Every trigger the stats added to the events table (migrations 0010 and 0011).
-_ROLLUP_TRIGGERS = (
-    "jobs_rollup_insert",
-    "jobs_rollup_delete",
-    "jobs_rollup_zpast_insert",
-    "jobs_rollup_zpast_delete",
-)
+# Every trigger the stats keep on the events table for writes (migrations 0010, 0012).
+_ROLLUP_TRIGGERS = ("jobs_rollup_insert", "jobs_rollup_delete")
 
 
 def _set_rollup_triggers(admin_url: str, *, enabled: bool) -> None:

@@ -159,7 +159,7 @@ _BUCKET_SIZES = [("minute", "minute"), ("hour", "hour"), ("day", "day")]
 class StatusRollup(models.Model):
     """How many events of a status fall in a bucket of time: the stats endpoint's counts.
 
-    Kept by a trigger on the events table (migration 0010) in the writing transaction:
+    Kept by a trigger on the events table (migrations 0010, 0012) in the writing transaction:
     every event adds one to its bucket of each size, and a deleted job's events take
     theirs back. Sharded as JobCounterShard (pg_backend_pid() % 16), so concurrent writers
     do not queue on one row; a bucket's count is the sum over its shards, and a shard's
@@ -206,7 +206,7 @@ class RollupPastChangeShard(models.Model):
     counters: a delete of a job with older events, a bulk insert into the past, a rebuild.
     Appends write the current buckets only and never move it, so while the sum over the
     shards holds still, a closed bucket's figures hold still: the query service keeps
-    them (selectors.job_stats). Moved by triggers (migration 0011); never write it."""
+    them (selectors.job_stats). Moved by the rollups trigger (migration 0012); never write it."""
 
     shard = models.SmallIntegerField(primary_key=True)
     version = models.BigIntegerField()

@@ -1,8 +1,8 @@
 """What the status rollups count, and the run-time histogram's bins.
 
 The rollups (models StatusRollup, RunTimeRollup) are kept by triggers on the events table
-(migration 0010) in the transaction of every write; the query service's stats read only
-them. The bins are written here once for Python; migration 0010's `jobs_runtime_bin`
+(migrations 0010, 0012) in the transaction of every write; the query service's stats read
+only them. The bins are written here once for Python; `jobs_runtime_bin` (migration 0012)
 is the same function in SQL (numeric logarithms), and a test holds the two to the same
 bin inside every bin; exactly on a bound, float and numeric may round to neighbours.
 """

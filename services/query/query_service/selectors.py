@@ -308,7 +308,7 @@ def job_stats_query(buckets: BucketRange) -> Statement:
 
 
 # A bucket that ended this long before the database's clock is closed: appends no longer
-# reach it, only what moves the past-changes version (migration 0011, the same margin).
+# reach it, only what moves the past-changes version (migration 0012, the same margin).
 _CLOSED_AFTER = 5 * 60
 
 

@@ -232,6 +232,17 @@ def test_the_sql_bin_is_the_python_bin(k):
         assert cursor.fetchone()[0] == rollups.bin_of(seconds) == k
 
 
+def test_the_sql_bin_of_no_run_time_is_none_and_is_inlined():
+    """Not STRICT (so the planner inlines it into the triggers' statements), yet a NULL
+    run time (no RUNNING before the finish) has no bin: least() alone would give 320."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT jobs_runtime_bin(NULL)")
+        assert cursor.fetchone()[0] is None
+        cursor.execute("EXPLAIN (VERBOSE) SELECT jobs_runtime_bin(x) FROM generate_series(1, 2) x")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "jobs_runtime_bin" not in plan, plan  # its body, not a call
+
+
 def test_ranges_in_the_first_years_are_written_with_four_digit_years(api):
     body = stats(api, "since=0001-01-01T00:00:00Z&until=0001-01-01T02:00:00Z&bucket=hour")
     assert (body["since"], body["until"]) == (
