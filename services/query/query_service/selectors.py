@@ -5,10 +5,11 @@ rows come as the JSON array the API sends, written by PostgreSQL (docs/decisions
 "Reads in plain SQL").
 """
 
+import json
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -292,15 +293,6 @@ class BucketRange:
         return self.first + self.count * self.step
 
 
-@dataclass(frozen=True)
-class JobStats:
-    """The stats of a bucket range as the API's JSON body, and the data version they were
-    read at (for the ETag)."""
-
-    body: dict[str, Any]
-    version: int
-
-
 def job_stats_query(buckets: BucketRange) -> Statement:
     """The statement of job_stats (also what `make bench` gives pgbench)."""
     params = {"size": buckets.size, "first": buckets.first, "end": buckets.end}
@@ -312,6 +304,9 @@ def job_stats_query(buckets: BucketRange) -> Statement:
 _CLOSED_AFTER = 5 * 60
 
 
+_COMPACT = (",", ":")
+
+
 @dataclass
 class _Bucket:
     """One bucket's counts per status and run-time histogram (ascending bins), and its
@@ -319,13 +314,36 @@ class _Bucket:
 
     entered: dict[str, int]
     runs: list[tuple[int, int]]
-    _figures: dict[str, Any] | None = None
+    _entry: dict[str, Any] | None = None
+    _entry_text: str | None = None
 
-    @property
-    def figures(self) -> dict[str, Any]:
-        if self._figures is None:
-            self._figures = _bucket_stats(self.entered, self.runs)
-        return self._figures
+    def entry(self, start: datetime) -> dict[str, Any]:
+        """The bucket as the API lists it (a bucket object is only ever at one start)."""
+        if self._entry is None:
+            self._entry = {"start": _api_time(start), **_bucket_stats(self.entered, self.runs)}
+        return self._entry
+
+    def entry_text(self) -> str:
+        """entry() as JSON (after entry() was called)."""
+        if self._entry_text is None:
+            self._entry_text = json.dumps(self._entry, separators=_COMPACT)
+        return self._entry_text
+
+
+@dataclass(frozen=True)
+class JobStats:
+    """The stats of a bucket range as the API's JSON body, and the data version they were
+    read at (for the ETag). `text()` is the body as JSON, each bucket's part written once
+    per process and kept with the bucket."""
+
+    body: dict[str, Any]
+    version: int
+    buckets: list[_Bucket]
+
+    def text(self) -> str:
+        head = {name: value for name, value in self.body.items() if name != "buckets"}
+        listed = ",".join(bucket.entry_text() for bucket in self.buckets)
+        return f'{json.dumps(head, separators=_COMPACT)[:-1]},"buckets":[{listed}]}}'
 
 
 class _ClosedBuckets:
@@ -334,11 +352,15 @@ class _ClosedBuckets:
     (docs/performance.md). Bounded; forgotten whole when the version moves."""
 
     LIMIT = 20_000
+    SUMS_LIMIT = 64
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version: int | None = None
         self._buckets: dict[tuple[str, int], _Bucket] = {}
+        # A kept prefix's sums for the range's total, by (size, first start, buckets):
+        # the dashboard asks the same few ranges again and again.
+        self._sums: dict[tuple[str, int, int], tuple[dict[str, int], dict[int, int]]] = {}
 
     def prefix(self, size: str, starts: range) -> tuple[int | None, list[_Bucket]]:
         """The version and the kept buckets at the start of `starts` (epoch seconds)."""
@@ -350,16 +372,37 @@ class _ClosedBuckets:
                 kept.append(bucket)
             return self._version, kept
 
+    def prefix_sums(
+        self, version: int | None, size: str, first: int, kept: list[_Bucket]
+    ) -> tuple[dict[str, int], dict[int, int]]:
+        """The sums of `kept` (the buckets prefix() gave at `version` from `first`):
+        counts per status and per run-time bin."""
+        if not kept:
+            return {}, {}
+        key = (size, first, len(kept))
+        with self._lock:
+            if version == self._version and (sums := self._sums.get(key)) is not None:
+                return sums
+        sums = (_summed_entered([b.entered for b in kept]), _summed_runs([b.runs for b in kept]))
+        with self._lock:
+            if version == self._version:
+                if len(self._sums) >= self.SUMS_LIMIT:
+                    self._sums.clear()
+                self._sums[key] = sums
+        return sums
+
     def forget(self) -> None:
         """For tests: a test's rolled-back writes can bring a version number back."""
         with self._lock:
             self._buckets.clear()
+            self._sums.clear()
             self._version = None
 
     def keep(self, version: int, size: str, buckets: dict[int, _Bucket]) -> None:
         with self._lock:
             if version != self._version or len(self._buckets) + len(buckets) > self.LIMIT:
                 self._buckets.clear()
+                self._sums.clear()
                 self._version = version
             self._buckets.update(((size, start), bucket) for start, bucket in buckets.items())
 
@@ -409,21 +452,20 @@ def job_stats(buckets: BucketRange) -> JobStats:
             if start + step <= closed_before
         },
     )
-    every = kept + read
-    entered = [bucket.entered for bucket in every]
-    runs = [bucket.runs for bucket in every]
+    kept_entered, kept_runs = _closed.prefix_sums(version, buckets.size, first, kept)
+    entered = _summed_entered([kept_entered, *(bucket.entered for bucket in read)])
+    runs = _summed_runs([list(kept_runs.items()), *(bucket.runs for bucket in read)])
     body = {
         "bucket": buckets.size,
         "since": _api_time(buckets.first),
         "until": _api_time(buckets.end),
         "run_time_relative_error": math.ceil(rollups.RELATIVE_ERROR * 1e6) / 1e6,
-        "total": _bucket_stats(_summed_entered(entered), _summed_runs(runs)),
+        "total": _bucket_stats(entered, sorted(runs.items())),
         "buckets": [
-            {"start": _api_time(buckets.first + n * buckets.step), **bucket.figures}
-            for n, bucket in enumerate(every)
+            bucket.entry(buckets.first + n * buckets.step) for n, bucket in enumerate(kept + read)
         ],
     }
-    return JobStats(body, _counts_of(found["counts"]).version)
+    return JobStats(body, _counts_of(found["counts"]).version, kept + read)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -444,16 +486,21 @@ def _api_time(at: datetime) -> str:
 _STATUSES = tuple(JobStatusType.values)  # a property that builds its list on every call
 
 
-def _summed_entered(entered: list[dict[str, int]]) -> dict[str, int]:
-    return {status: sum(bucket[status] for bucket in entered) for status in _STATUSES}
+def _summed_entered(entered: Iterable[dict[str, int]]) -> dict[str, int]:
+    summed = dict.fromkeys(_STATUSES, 0)
+    for bucket in entered:
+        for status, count in bucket.items():
+            summed[status] += count
+    return summed
 
 
-def _summed_runs(runs: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+def _summed_runs(runs: Iterable[list[tuple[int, int]]]) -> dict[int, int]:
+    """Finishes per run-time bin (in no order)."""
     summed: dict[int, int] = {}
     for bucket in runs:
         for k, count in bucket:
             summed[k] = summed.get(k, 0) + count
-    return sorted(summed.items())
+    return summed
 
 
 _QUANTILES = (0.5, 0.95, 1.0)

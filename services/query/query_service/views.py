@@ -226,7 +226,7 @@ class JobStatsApi(ReadApiView):
         if cached is not None:
             return cached
         stats = selectors.job_stats(buckets)
-        return _json(json.dumps(stats.body, separators=(",", ":")), etag(stats.version))
+        return _json(stats.text(), etag(stats.version))
 
 
 class JobDetailApi(ReadApiView):

@@ -1,6 +1,7 @@
 """GET /api/jobs/stats/: per bucket, the events entering each status, the finishes, the
 failure rate and run-time percentiles, read from the rollups the triggers keep."""
 
+import json
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from psycopg import sql
 
 from query_service import selectors
@@ -297,6 +299,48 @@ def test_closed_buckets_are_read_once_until_the_past_changes(api, make_history, 
     assert after["total"]["entered"] == dict.fromkeys(
         ["PENDING", "RUNNING", "COMPLETED", "FAILED"], 0
     )
+
+
+def test_a_kept_prefix_is_summed_once_and_the_open_bucket_counts_every_time(
+    api, make_history, monkeypatch
+):
+    make_history(("PENDING", 0), ("RUNNING", 60), ("FAILED", 4000))  # days ago: closed
+    sums: list[int] = []
+    summed_runs = selectors._summed_runs
+
+    def counting(runs):
+        sums.append(1)
+        return summed_runs(runs)
+
+    monkeypatch.setattr(selectors, "_summed_runs", counting)
+    query = f"since={iso(HOUR)}&bucket=day"  # until now: today's bucket is open
+    first = stats(api, query)
+    assert stats(api, query) == first  # the closed days kept, and their sums with them
+    assert stats(api, query) == first
+    assert len(sums) == 4  # the total each time, the kept days' sums once
+
+    now = timezone.now()
+    job = Job.objects.create(
+        name="now",
+        created_at=now,
+        updated_at=now,
+        current_status_type="PENDING",
+        current_status_timestamp=now,
+    )
+    JobStatus.objects.create(job=job, status_type="PENDING", timestamp=now)
+    after = stats(api, query)
+    assert len(sums) == 5  # an append moves no past: the kept sums still hold
+    assert after["total"]["entered"]["PENDING"] == first["total"]["entered"]["PENDING"] + 1
+    assert after["total"]["entered"]["FAILED"] == first["total"]["entered"]["FAILED"] == 1
+    assert after["total"]["run_time"] == first["total"]["run_time"]
+
+
+def test_the_stats_text_is_the_body_as_json(make_history):
+    make_history(("PENDING", 0), ("RUNNING", 60), ("COMPLETED", 600))
+    buckets = selectors.BucketRange("minute", HOUR, 15)
+    for _ in range(2):  # read, then from the kept buckets
+        found = selectors.job_stats(buckets)
+        assert found.text() == json.dumps(found.body, separators=(",", ":"))
 
 
 def test_open_buckets_are_read_every_time(api, monkeypatch):
