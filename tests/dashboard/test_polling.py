@@ -25,6 +25,9 @@ def _open_on_a_paused_clock(page: Page, *, poll: int | None, **params: str | int
     page.clock.install()
     page.clock.pause_at("2030-01-01T00:00:00Z")  # timers fire only when the test says
     open_dashboard(page, poll=poll, **params)
+    # The first poll arms the next one only once all its reads have answered, the chart's
+    # last among them at times: before that, the page's clock would run with no timer set.
+    expect(page.locator("#chart-heading")).to_contain_text(", per ")
 
 
 def _summary_fetch_times(page: Page) -> list[int]:
