@@ -555,8 +555,10 @@ def explain(conn: psycopg.Connection, pgbench_sql: str, *, job_id: int) -> str:
     """The executed plan of a scenario's SQL on the seeded data (EXPLAIN ANALYZE, buffers,
     no timing per node), so that "as fast a million jobs deep" and "a count costs
     nothing" are shown at a million rows, next to the figures, not only on test tables.
-    The pgbench script's variables become one real job; the query service runs the same
-    statement prepared on its generic plan, which its tests check has this shape."""
+    The pgbench script's variables become one real job. Its values are written in, so
+    this is the plan PostgreSQL picks knowing them; the query service runs the generic
+    plan of the same statement, which can differ (docs/decisions.md, "Random pages
+    priced as cached"): its tests read the generic plans of the shapes that matter."""
     sql = (
         "\n".join(line for line in pgbench_sql.splitlines() if not line.startswith("\\set"))
         .rstrip()
@@ -575,7 +577,8 @@ def _plans_section(plans: dict[str, str], *, jobs: int) -> str:
         f"EXPLAIN (ANALYZE, BUFFERS) of each scenario's statement at {jobs:,} jobs, as the "
         "query role, taken right after the runs above: rows read and buffers touched per "
         "node show what a page costs at this size (a deep cursor page or a count reads no "
-        "more than a first page).",
+        "more than a first page). The values are written in, as pgbench runs them; the "
+        "service runs the same statements on their generic plans.",
         "",
     ]
     for name, plan in plans.items():
