@@ -400,6 +400,10 @@ class _ClosedBuckets:
 
     def keep(self, version: int, size: str, buckets: dict[int, _Bucket]) -> None:
         with self._lock:
+            # Versions only grow: a read at an older one (a slower thread, a standby
+            # behind) must not replace what a newer read kept.
+            if self._version is not None and version < self._version:
+                return
             if version != self._version or len(self._buckets) + len(buckets) > self.LIMIT:
                 self._buckets.clear()
                 self._sums.clear()

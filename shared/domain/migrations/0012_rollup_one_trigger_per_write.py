@@ -26,7 +26,7 @@ $$;
 # job, a bulk insert into the past) moves the past-changes version; an append, stamped
 # now, never does. The margin covers clocks a little apart (the command service stamps,
 # PostgreSQL compares). Each branch may read only its own transition table, so the two
-# are the same SQL with opposite signs.
+# are the same SQL with opposite signs (an insert's also finds a finish's RUNNING).
 ONE_TRIGGER = """
 CREATE OR REPLACE FUNCTION jobs_rollup_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -67,19 +67,25 @@ BEGIN
         -- statement adding several events, a RUNNING among them, to a history already
         -- stored would take its own RUNNING for the first: no writer does that, and the
         -- recount checks of the tests would show it.)
-        -- MATERIALIZED: the probe and the bin once per finish, not once per bucket size.
+        -- Two MATERIALIZED steps, each once per finish, not once per bucket size: the
+        -- probe, then the bin of plain columns. (With the probe in its argument the bin
+        -- stayed a call, planned again on every statement: PostgreSQL does not inline a
+        -- function whose body uses an argument holding a subquery more than once.)
         IF v_finishes THEN
-            WITH f AS MATERIALIZED (
-                SELECT n.at, jobs_runtime_bin(extract(epoch FROM n.at - coalesce(n.started,
+            WITH w AS MATERIALIZED (
+                SELECT n.at, coalesce(n.started,
                            (SELECT s."timestamp" FROM jobs_jobstatus s
                              WHERE s.job_id = n.job_id AND s."timestamp" < n.at
                                AND s.status_type = 'RUNNING'
-                             ORDER BY s."timestamp" LIMIT 1)))::double precision) AS bin
+                             ORDER BY s."timestamp" LIMIT 1)) AS started
                   FROM (SELECT e.job_id, e."timestamp" AS at, e.status_type,
                                min(e."timestamp") FILTER (WHERE e.status_type = 'RUNNING')
                                    OVER (PARTITION BY e.job_id ORDER BY e."timestamp") AS started
                           FROM new_rows e) AS n
-                 WHERE n.status_type IN ('COMPLETED', 'FAILED'))
+                 WHERE n.status_type IN ('COMPLETED', 'FAILED')),
+            f AS MATERIALIZED (
+                SELECT w.at, jobs_runtime_bin(extract(epoch FROM w.at - w.started)::double precision) AS bin
+                  FROM w)
             INSERT INTO jobs_runtime_rollup AS r (bucket_size, bucket_start, bin, shard, finished)
             SELECT z.size, date_trunc(z.size, f.at, 'UTC'), f.bin, v_shard, count(*)
               FROM f CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) AS z(size)
