@@ -152,40 +152,6 @@ BEGIN
     ON CONFLICT (shard) DO UPDATE SET version = p.version + 1;
     RETURN NULL;
 END $$;
-
--- The rollups recounted from the events, in shard 0: for the events that exist already,
--- and after `make bench` has measured writes with the triggers off (then wrong). Writers
--- wait for it.
--- Written in key order, so a bucket range's rows share pages (a read touches a few
--- pages, not one per row).
-CREATE OR REPLACE FUNCTION jobs_rollup_rebuild() RETURNS void LANGUAGE sql AS $$
-    -- No event is written meanwhile (writers wait), and the data version moves, so an
-    -- ETag taken before names no answer after; so does the past-changes version (every
-    -- bucket is rewritten).
-    LOCK TABLE jobs_jobstatus IN SHARE MODE;
-    UPDATE jobs_counter_shard SET version = version + 1
-     WHERE shard = (SELECT min(shard) FROM jobs_counter_shard);
-    INSERT INTO jobs_rollup_past_shard AS p (shard, version) VALUES (0, 1)
-    ON CONFLICT (shard) DO UPDATE SET version = p.version + 1;
-    DELETE FROM jobs_status_rollup;
-    DELETE FROM jobs_runtime_rollup;
-    INSERT INTO jobs_status_rollup (bucket_size, bucket_start, status_type, shard, entered)
-    SELECT z.size, date_trunc(z.size, e."timestamp", 'UTC'), e.status_type, 0, count(*)
-      FROM jobs_jobstatus e CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) AS z(size)
-     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
-    WITH f AS MATERIALIZED (
-        SELECT w.at, jobs_runtime_bin(extract(epoch FROM w.at - w.started)::double precision) AS bin
-          FROM (SELECT e."timestamp" AS at, e.status_type,
-                       min(e."timestamp") FILTER (WHERE e.status_type = 'RUNNING')
-                           OVER (PARTITION BY e.job_id ORDER BY e."timestamp") AS started
-                  FROM jobs_jobstatus e) AS w
-         WHERE w.status_type IN ('COMPLETED', 'FAILED'))
-    INSERT INTO jobs_runtime_rollup (bucket_size, bucket_start, bin, shard, finished)
-    SELECT z.size, date_trunc(z.size, f.at, 'UTC'), f.bin, 0, count(*)
-      FROM f CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) AS z(size)
-     WHERE f.bin IS NOT NULL
-     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
-$$;
 """
 
 
