@@ -153,14 +153,9 @@ def _generic_plan(query) -> str:
     """The plan the service runs for `query`: prepared afresh (psycopg's own prepared
     statement of the shape may hold a plan made on other data) and planned on the
     connection's plan_cache_mode, its parameters given as the query's values."""
-    names: list[str] = []
-    for found in re.findall(r"%\((\w+)\)s", query.sql.as_string(connection.connection)):
-        if found not in names:
-            names.append(found)
-    positional = sql.SQL(
-        query.sql.as_string(connection.connection)
-        % {name: f"${n}" for n, name in enumerate(names, start=1)}
-    )
+    text = query.sql.as_string(connection.connection)
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", text)))  # in order, once each
+    positional = sql.SQL(text % {name: f"${n}" for n, name in enumerate(names, start=1)})
     arguments = sql.SQL(", ").join(sql.Literal(query.params[name]) for name in names)
     name = sql.Identifier(f"generic_probe_{next(_PROBES)}")  # none left over can clash
     with connection.cursor() as cursor:
